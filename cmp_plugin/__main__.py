@@ -1,0 +1,3 @@
+from cmp_plugin.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Stage 5, check: refuse output that Argo CD would misapply, before anything is printed.
+
+Every object has apiVersion, kind and metadata.name; no two objects share an identity; every
+Secret, Service, ServiceAccount, Role, EventBus, EventSource and WorkflowTemplate that one
+object refers to is defined in the same output (and every secretKeyRef key exists); and no
+Vault placeholder is left where it must not be.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cmp_plugin.problems import Problem, run_problem
+
+PLACEHOLDER = re.compile(r"<path:([^#<>]+)#[^<>]*>")
+
+
+def _identity(doc: dict) -> tuple:
+    group = doc["apiVersion"].rpartition("/")[0]
+    return (group, doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])
+
+
+def _walk(value, path=()):
+    """(path, key, value) of every mapping entry, depth first, in document order."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield path, key, item
+            yield from _walk(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, path + (i,))
+
+
+def _references(doc: dict):
+    """(kind, name, key-or-None, where) for every reference an object makes."""
+    kind = doc["kind"]
+    for path, key, value in _walk(doc.get("spec", {})):
+        where = ".".join(map(str, ("spec",) + path + (key,)))
+        if key == "secretKeyRef" and isinstance(value, dict):
+            yield "Secret", value.get("name"), value.get("key"), where
+        elif key == "secretRef" and isinstance(value, dict):
+            yield "Secret", value.get("name"), None, where
+        elif key == "secretName" and isinstance(value, str):
+            yield "Secret", value, None, where
+        elif key == "imagePullSecrets" and isinstance(value, list):
+            for item in value:
+                yield "Secret", item.get("name"), None, where
+        elif key in ("apiToken", "webhookSecret") and kind == "EventSource":
+            yield "Secret", value.get("name"), value.get("key"), where
+        elif key == "serviceAccountName":
+            yield "ServiceAccount", value, None, where
+        elif key == "eventBusName":
+            yield "EventBus", value, None, where
+        elif key == "eventSourceName":
+            yield "EventSource", value, None, where
+        elif key == "workflowTemplateRef" and isinstance(value, dict):
+            yield "WorkflowTemplate", value.get("name"), None, where
+    if kind == "StatefulSet":
+        yield "Service", doc["spec"].get("serviceName"), None, "spec.serviceName"
+    if kind == "IngressRoute":
+        for r, route in enumerate(doc["spec"].get("routes", [])):
+            for s, service in enumerate(route.get("services", [])):
+                if service.get("kind", "Service") == "Service":
+                    yield "Service", service.get("name"), None, f"spec.routes[{r}].services[{s}].name"
+    if kind == "RoleBinding":
+        yield doc["roleRef"]["kind"], doc["roleRef"]["name"], None, "roleRef"
+        for subject in doc.get("subjects", []):
+            if subject.get("kind") == "ServiceAccount":
+                yield "ServiceAccount", subject.get("name"), None, "subjects"
+
+
+def _defined(docs: list[dict]) -> dict[tuple, dict]:
+    """(kind, namespace, name) -> object; an EventSource also defines the Service Argo Events makes for it."""
+    out = {}
+    for doc in docs:
+        ns = doc["metadata"].get("namespace", "")
+        out[(doc["kind"], ns, doc["metadata"]["name"])] = doc
+        if doc["kind"] == "EventSource" and doc.get("spec", {}).get("service"):
+            out[("Service", ns, doc["metadata"]["name"] + "-eventsource-svc")] = doc
+    return out
+
+
+def _secret_keys(secret: dict) -> set:
+    return set(secret.get("data") or {}) | set(secret.get("stringData") or {})
+
+
+def check(docs: list[dict], *, vault_prefix: str, resolved: bool) -> list[Problem]:
+    """Every problem of the rendered objects; empty means they may be printed."""
+    if not docs:
+        return [run_problem("check: the render produced no objects; refusing empty output (Argo CD would prune everything)", "empty-output")]
+    out: list[Problem] = []
+    seen = set()
+    for i, doc in enumerate(docs):
+        meta = doc.get("metadata") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind") \
+                or not isinstance(meta, dict) or not meta.get("name"):
+            out.append(run_problem(f"check: object #{i + 1} lacks apiVersion, kind or metadata.name", "object"))
+            continue
+        identity = _identity(doc)
+        if identity in seen:
+            out.append(run_problem(f"check: {doc['kind']} {meta['name']!r} is defined twice", "duplicate-object"))
+        seen.add(identity)
+    if out:
+        return out
+    defined = _defined(docs)
+    for doc in docs:
+        ns, label = doc["metadata"].get("namespace", ""), f"{doc['kind']} {doc['metadata']['name']!r}"
+        for kind, name, key, where in _references(doc):
+            target = defined.get((kind, ns, name))
+            if target is None:
+                out.append(run_problem(f"check: {label} {where} refers to {kind} {name!r}, which the output does not define", "reference"))
+            elif kind == "Secret" and key is not None and key not in _secret_keys(target):
+                out.append(run_problem(f"check: {label} {where} refers to key {key!r} of Secret {name!r}, which has no such key", "reference"))
+    out += _placeholder_problems(docs, vault_prefix, resolved)
+    return out
+
+
+def _placeholder_problems(docs: list[dict], vault_prefix: str, resolved: bool) -> list[Problem]:
+    out = []
+    for doc in docs:
+        label = f"{doc['kind']} {doc['metadata']['name']!r}"
+        for path, key, value in _walk(doc):
+            if not isinstance(value, str) or "<path:" not in value:
+                continue
+            where = ".".join(map(str, path + (key,)))
+            if resolved:
+                out.append(run_problem(f"check: {label} {where} still holds an unresolved Vault placeholder", "unresolved"))
+                continue
+            if doc["kind"] != "Secret":
+                out.append(run_problem(f"check: {label} {where}: Vault placeholders are only allowed in Secret objects", "placeholder-scope"))
+            for match in PLACEHOLDER.finditer(value):
+                vault_path = match.group(1).strip()
+                if not vault_path.startswith(vault_prefix + "/"):
+                    out.append(run_problem(f"check: {label} {where}: Vault path {vault_path!r} is outside the project's prefix {vault_prefix!r}/", "placeholder-scope"))
+    return out

@@ -1,0 +1,35 @@
+"""`cmp-render check`: validate many project files and the conflicts between them."""
+
+from __future__ import annotations
+
+from cmp_plugin import load as load_stage
+from cmp_plugin.pipeline import project_name
+from cmp_plugin.problems import Problem
+from cmp_plugin.settings import Settings
+from cmp_plugin.validate import validate
+
+
+def check_files(paths: list[str], settings: Settings) -> tuple[list[Problem], int]:
+    problems: list[Problem] = []
+    owners: dict[str, tuple[str, str, tuple]] = {}  # domain -> (file, project, path)
+    projects: dict[str, str] = {}  # project name -> file
+    for path in paths:
+        loaded = load_stage.load_file(path)
+        name = project_name(path)
+        found = validate(loaded, name, settings)
+        problems += found
+        if name in projects:
+            problems.append(Problem(path, 1, 1, "project", f"project {name!r} is also defined by {projects[name]}", "duplicate-project"))
+        projects.setdefault(name, path)
+        if found:
+            continue
+        for i, app in enumerate(loaded.value.get("applications") or []):
+            for j, domain in enumerate(app.get("domains") or []):
+                where = ("applications", i, "domains", j)
+                if domain in owners and owners[domain][1] != name:
+                    file, other, other_path = owners[domain]
+                    other_place = f"{file}:{other_path[0]}:{other_path[1]}"
+                    problems.append(loaded.problem(where, f"domain {domain!r} is also claimed by project {other!r} ({other_place})", "domain-conflict"))
+                else:
+                    owners.setdefault(domain, (path, name, loaded.place(where)))
+    return problems, len(paths)

@@ -1,0 +1,115 @@
+"""Command line: `cmp-render FILE`, `check`, `schema`, `bump`, and Argo CD's `generate`/`discover`/`parameters`.
+
+Failure contract of every command: exit non-zero, every problem on stderr, nothing on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from cmp_plugin.problems import Failure
+
+USAGE = """\
+cmp-render [render] PROJECT_FILE [--project NAME] [--secrets keep|resolve] [--settings FILE]
+cmp-render check PROJECT_FILE... [--settings FILE]
+cmp-render schema
+cmp-render bump PROJECT_FILE APP SHA [--pushed-at TIME] [--force]
+cmp-render generate | discover | parameters      (Argo CD plugin entry points)"""
+
+CMP_COMMANDS = ("generate", "discover", "parameters")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors: exit 2, no traceback, nothing on stdout
+        sys.stderr.write(f"cmp-render: error: {message}\nusage:\n{USAGE}\n")
+        raise SystemExit(2)
+
+
+def _render_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cmp-render", usage=USAGE, add_help=True)
+    p.add_argument("file", metavar="PROJECT_FILE")
+    p.add_argument("--project", help="project name (default: the file's stem)")
+    p.add_argument("--secrets", choices=("keep", "resolve"), default="keep",
+                   help="keep <path:...> placeholders (dry run, default) or resolve them from Vault")
+    p.add_argument("--settings", help="platform settings file (default: $CMP_SETTINGS_FILE)")
+    return p
+
+
+def _check_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cmp-render check", usage=USAGE)
+    p.add_argument("files", nargs="+", metavar="PROJECT_FILE")
+    p.add_argument("--settings")
+    return p
+
+
+def _fail(failure: Failure) -> int:
+    sys.stderr.write("".join(p.format() + "\n" for p in failure.problems))
+    return 1
+
+
+def _write(text: str) -> int:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return 1
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE + "\n")
+        return 0
+    if argv and argv[0] == "schema":
+        from cmp_plugin.validate.schema import schema_text
+
+        return _write(schema_text())
+    if argv and argv[0] == "check":
+        from cmp_plugin.settings import load_settings
+        from cmp_plugin.check_many import check_files
+
+        args = _check_parser().parse_args(argv[1:])
+        settings = load_settings(file=args.settings)
+        problems, count = check_files(args.files, settings)
+        if problems:
+            return _fail(Failure(problems))
+        sys.stderr.write(f"{count} project files OK\n")
+        return 0
+    if argv and argv[0] == "bump":
+        from cmp_plugin.bump import main as bump_main
+
+        return bump_main(argv[1:])
+    if argv and argv[0] in CMP_COMMANDS:
+        from cmp_plugin.cmp import main as cmp_main
+
+        return cmp_main(argv[0], argv[1:])
+    if argv and argv[0] == "render":
+        argv = argv[1:]
+    args = _render_parser().parse_args(argv)
+    from cmp_plugin.pipeline import render_file
+    from cmp_plugin.settings import load_settings
+
+    settings = load_settings(file=args.settings)
+    text = render_file(args.file, project=args.project, settings=settings, secrets=args.secrets)
+    return _write(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run(argv)
+    except Failure as failure:
+        return _fail(failure)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug, not bad input: say so without a traceback or any value
+        if os.environ.get("CMP_DEBUG"):
+            raise
+        sys.stderr.write(f"error: internal error ({type(exc).__name__}); rerun with CMP_DEBUG=1 for details\n")
+        return 70
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""Stage 1, load: bytes of a project file -> plain Python data, plus where each value stands.
+
+PyYAML composes the node tree (C parser when available); this module builds the values
+itself so that it can refuse what `yaml.safe_load` lets through: duplicate keys, alias
+expansion bombs, several documents, oversized or non-UTF-8 input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from cmp_plugin.problems import Problem
+
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 20_000  # values built after alias expansion; a real project file has a few hundred
+MAX_DEPTH = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}  # keep as written text
+
+
+Path = tuple  # of str | int
+
+
+@dataclass
+class Loaded:
+    file: str
+    value: object = None
+    places: dict = field(default_factory=dict)  # Path -> (line, col) of the value
+    key_places: dict = field(default_factory=dict)  # Path -> (line, col) of the mapping key
+    problems: list = field(default_factory=list)
+
+    def place(self, path: Path, key: bool = False) -> tuple[int, int]:
+        """Best known position for path: its key or value, else the nearest ancestor."""
+        path = tuple(path)
+        while True:
+            if key and path in self.key_places:
+                return self.key_places[path]
+            if path in self.places:
+                return self.places[path]
+            if not path:
+                return (1, 1)
+            path = path[:-1]
+
+    def problem(self, path: Path, message: str, rule: str, key: bool = False) -> Problem:
+        line, col = self.place(path, key)
+        return Problem(self.file, line, col, format_path(path), message, rule)
+
+
+def format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _TooBig(Exception):
+    pass
+
+
+def load_bytes(data: bytes, file: str) -> Loaded:
+    """Parse one YAML document; every problem is collected in Loaded.problems."""
+    out = Loaded(file)
+    if len(data) > MAX_BYTES:
+        out.problems.append(Problem(file, 1, 1, "", f"file is {len(data)} bytes; the limit is {MAX_BYTES} (1 MiB)", "size"))
+        return out
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        out.problems.append(Problem(file, line, col, "", f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", "encoding"))
+        return out
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.composer.ComposerError as exc:
+        if "expected a single document" in str(exc):
+            mark = exc.problem_mark
+            out.problems.append(Problem(file, mark.line + 1, mark.column + 1, "",
+                                        "expected one YAML document, found more", "syntax"))
+        else:
+            out.problems.append(_yaml_problem(exc, file))
+        return out
+    except yaml.YAMLError as exc:
+        out.problems.append(_yaml_problem(exc, file))
+        return out
+    finally:
+        loader.dispose()
+    if node is None:
+        return out
+    budget = [MAX_NODES]
+    try:
+        out.value = _build(node, (), out, loader, budget, 0)
+    except _TooBig as exc:
+        out.problems.append(Problem(file, 1, 1, "", str(exc), "aliases"))
+        out.value = None
+    return out
+
+
+def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    text = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"{context}, {text}" if context else text
+    return Problem(file, line, col, "", f"YAML syntax: {message}", "syntax")
+
+
+def _mark(node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _build(node, path: Path, out: Loaded, loader, budget: list, depth: int):
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(f"more than {MAX_NODES} values after expanding aliases (an alias bomb?)")
+    if depth > MAX_DEPTH:
+        raise _TooBig(f"nested deeper than {MAX_DEPTH} levels")
+    out.places.setdefault(path, _mark(node))
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag in _STR_TAGS:
+            return node.value
+        try:
+            return loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            out.problems.append(Problem(out.file, *_mark(node), format_path(path), f"YAML: {getattr(exc, 'problem', exc)}", "syntax"))
+            return None
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, path + (i,), out, loader, budget, depth + 1) for i, item in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        result: dict = {}
+        merged: list = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                out.problems.append(Problem(out.file, *_mark(key_node), format_path(path), "mapping keys must be plain strings", "syntax"))
+                continue
+            key = key_node.value
+            if key in result:
+                first = out.key_places.get(path + (key,), (0, 0))[0]
+                out.problems.append(Problem(out.file, *_mark(key_node), format_path(path + (key,)),
+                                            f"duplicate key {key!r} (first defined on line {first})", "duplicate-key"))
+                continue
+            out.key_places[path + (key,)] = _mark(key_node)
+            result[key] = _build(value_node, path + (key,), out, loader, budget, depth + 1)
+        for value_node in merged:  # YAML merge keys (<<): explicit keys win
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for src in sources:
+                value = _build(src, path, out, loader, budget, depth + 1)
+                if isinstance(value, dict):
+                    for k, v in value.items():
+                        result.setdefault(k, v)
+        return result
+    raise _TooBig(f"unsupported YAML node {node!r}")  # pragma: no cover - PyYAML has only three kinds
+
+
+def load_file(path: str, display: str | None = None) -> Loaded:
+    display = display or path
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        out = Loaded(display)
+        out.problems.append(Problem(display, 0, 0, "", f"cannot read: {exc.strerror or exc}", "io"))
+        return out
+    return load_bytes(data, display)

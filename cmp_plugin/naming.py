@@ -1,0 +1,83 @@
+"""Every Kubernetes name derived from a project, in one place.
+
+The validator checks these against Kubernetes' limits and the templates use them, so a
+name that passes validation is exactly the name that is rendered.
+"""
+
+from __future__ import annotations
+
+import re
+
+LABEL = 63  # RFC 1123 label: namespaces, Services, label values, container and volume names
+SUBDOMAIN = 253  # RFC 1123 subdomain: most other object names
+STATEFULSET = 52  # the controller adds "-<10-char hash>" to a label value of at most 63
+
+
+def domain_slug(domain: str) -> str:
+    return domain.replace(".", "-")
+
+
+def project_names(project: str) -> dict[str, str]:
+    return {
+        "namespace": project,
+        "eventbus": f"{project}-ci-eventbus",
+        "ci_service_account": f"{project}-ci-workflow-sa",
+        "ci_role": f"{project}-ci-workflow-role",
+        "ci_role_binding": f"{project}-ci-workflow-rolebinding",
+        "github_secret": f"{project}-github-access-secret",
+        "registry_secret": "registry-secret",
+    }
+
+
+def app_names(project: str, app: str) -> dict[str, str]:
+    base = f"{project}-{app}"
+    return {
+        "deployment": f"{app}-app",
+        "pod_label": f"{app}-app",
+        "container": f"{app}-app",
+        "service": app,
+        "secret": f"{base}-secret",
+        "webhook_secret": f"{base}-webhook-secret",
+        "eventsource": f"{base}-github-eventsource",
+        "eventsource_service": f"{base}-github-eventsource-eventsource-svc",
+        "event": f"{base}-github-trigger",
+        "sensor": f"{base}-github-workflow-sensor",
+        "workflow_template": f"{base}-build-workflow-template",
+        "workflow_prefix": f"{base}-build-workflow-",
+        "webhook_route": f"{base}-webhook-route",
+        "webhook_path": f"/{base}",
+        "image_name": base,
+    }
+
+
+def route_name(project: str, app: str, domain: str) -> str:
+    return f"{project}-{app}-{domain_slug(domain)}-route"
+
+
+def db_names(project: str, db: str) -> dict[str, str]:
+    base = f"{project}-{db}"
+    return {
+        "statefulset": f"{base}-db",
+        "pod_label": f"{base}-db",
+        "service": db,
+        "secret": f"{base}-secret",
+        "volume": f"{base}-data",
+        "container": db,
+    }
+
+
+# (key, limit, what Kubernetes does with it); keys not listed are free text or checked elsewhere.
+LIMITS_PROJECT = {"namespace": LABEL, "eventbus": LABEL, "ci_service_account": SUBDOMAIN,
+                  "ci_role": SUBDOMAIN, "ci_role_binding": SUBDOMAIN, "github_secret": SUBDOMAIN}
+LIMITS_APP = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "service": LABEL,
+              "secret": SUBDOMAIN, "webhook_secret": SUBDOMAIN, "eventsource": LABEL,
+              "eventsource_service": LABEL, "sensor": LABEL, "workflow_template": SUBDOMAIN,
+              "workflow_prefix": LABEL - 5, "webhook_route": SUBDOMAIN}
+LIMITS_DB = {"statefulset": STATEFULSET, "pod_label": LABEL, "service": LABEL, "secret": SUBDOMAIN,
+             "volume": LABEL, "container": LABEL}
+
+_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_label(name: str) -> bool:
+    return len(name) <= LABEL and bool(_LABEL_RE.match(name))

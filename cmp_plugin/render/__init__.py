@@ -1,0 +1,115 @@
+"""Stage 3, render: the project model through the Jinja2 templates into Kubernetes objects.
+
+The one safety rule: every `{{ }}` emits exactly one YAML scalar (or JSON flow node), quoted
+and escaped, whatever it holds. A project value can therefore never add a key, a list item
+or a document, whatever a template author writes around it. Compound strings are built
+inside the expression: `{{ registry ~ "/" ~ name }}`, never `{{ registry }}/{{ name }}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from cmp_plugin.model import Project
+from cmp_plugin.problems import Failure, run_problem
+from cmp_plugin.settings import Settings
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Rendered in this order; the emit stage sorts objects anyway, this only groups problems.
+TEMPLATE_NAMES = (
+    "project/ci-rbac.yaml.j2", "project/secrets.yaml.j2",
+    "ci/eventbus.yaml.j2", "ci/eventsource.yaml.j2", "ci/sensor.yaml.j2",
+    "ci/workflow-template.yaml.j2", "ci/webhook-route.yaml.j2",
+    "app/secret.yaml.j2", "app/deployment.yaml.j2", "app/service.yaml.j2", "app/ingressroute.yaml.j2",
+    "db/secret.yaml.j2", "db/service.yaml.j2", "db/statefulset.yaml.j2",
+)
+
+_HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
+_REGEX_META = re.compile(r"([\\.^$|?*+()\[\]{}-])")
+
+
+class UnsafeValue(ValueError):
+    pass
+
+
+def yaml_scalar(value) -> str:
+    """Jinja finalize: one whole YAML scalar for any value (JSON is a subset of YAML 1.2 flow)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        # ensure_ascii and an escaped "'" leave no character that ends any YAML quoting context
+        return json.dumps(value, ensure_ascii=True).replace("'", "\\u0027")
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, ensure_ascii=True, sort_keys=True).replace("'", "\\u0027")
+    raise UnsafeValue(f"template emitted a {type(value).__name__}; only str, int, bool, list and dict are allowed")
+
+
+def host_rule(domain: str, path: str | None = None) -> str:
+    """A Traefik match rule for a validated host (and path): backticks can never be injected."""
+    if not isinstance(domain, str) or not _HOST.match(domain):
+        raise UnsafeValue(f"not a hostname: {domain!r}")
+    rule = f"Host(`{domain}`)"
+    if path is not None:
+        if not _PATH.match(path):
+            raise UnsafeValue(f"not a URL path: {path!r}")
+        rule += f" && Path(`{path}`)"
+    return rule
+
+
+def regex_literal(text: str) -> str:
+    """Anchored regular expression (Go RE2 syntax) that matches exactly text."""
+    return "^" + _REGEX_META.sub(r"\\\1", text) + "$"
+
+
+def argo_expression(text: str) -> str:
+    """`{{...}}` text for Argo Workflows, which shares Jinja's delimiters."""
+    return "{{" + text + "}}"
+
+
+@lru_cache(maxsize=1)
+def environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        finalize=yaml_scalar,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters.update(host_rule=host_rule, regex_literal=regex_literal)
+    env.globals.update(argo=argo_expression)
+    return env
+
+
+def render_text(project: Project, settings: Settings) -> str:
+    env = environment()
+    context = {"project": project, "settings": settings}
+    return "".join(env.get_template(name).render(context) for name in TEMPLATE_NAMES)
+
+
+def render(project: Project, settings: Settings) -> list[dict]:
+    """Kubernetes objects of the project, in template order; placeholders still unresolved."""
+    try:
+        text = render_text(project, settings)
+    except UnsafeValue as exc:
+        raise Failure(run_problem(f"render: {exc}", "render")) from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+    except yaml.YAMLError as exc:  # a template bug, never project input: say where
+        raise Failure(run_problem(f"render: templates produced invalid YAML: {exc}", "render")) from None
+    return docs

@@ -1,0 +1,92 @@
+"""Rules JSON Schema cannot express: names derived from the project, uniqueness, reserved namespaces.
+
+Each rule reads the loaded data defensively (the schema may have failed too), so one pass
+reports every problem.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from cmp_plugin import naming
+from cmp_plugin.load import Loaded
+from cmp_plugin.problems import Problem
+from cmp_plugin.settings import BUILTIN_RESERVED, Settings
+
+
+def _items(value, key: str) -> list[tuple[int, dict]]:
+    items = value.get(key) if isinstance(value, dict) else None
+    return [(i, item) for i, item in enumerate(items or []) if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _name(item: dict) -> str | None:
+    name = item.get("name")
+    return name if isinstance(name, str) and naming.is_label(name) else None
+
+
+def project_problems(loaded: Loaded, project: str, settings: Settings) -> list[Problem]:
+    where = lambda msg, rule: Problem(loaded.file, 1, 1, "project", msg, rule)  # noqa: E731
+    if not project or len(project) > naming.LABEL or not naming.is_label(project) or not project[0].isalpha():
+        return [where(f"project name {project!r} (the file's stem, or --project) must be a lowercase RFC 1123 "
+                      "label of at most 63 characters that starts with a letter", "project-name")]
+    for pattern in BUILTIN_RESERVED + tuple(settings.reserved_namespaces):
+        if fnmatch.fnmatchcase(project, pattern):
+            return [where(f"project {project!r} would deploy into the reserved namespace pattern {pattern!r}", "reserved-namespace")]
+    out = []
+    for key, limit in naming.LIMITS_PROJECT.items():
+        name = naming.project_names(project)[key]
+        if len(name) > limit:
+            out.append(where(f"derived name {name!r} is {len(name)} characters; Kubernetes allows {limit}", "name-length"))
+    return out
+
+
+def _length_problems(loaded: Loaded, path: tuple, names: dict, limits: dict) -> list[Problem]:
+    out = []
+    for key, limit in limits.items():
+        name = names[key]
+        if len(name) > limit:
+            out.append(loaded.problem(path, f"derived name {name!r} ({key.replace('_', ' ')}) is {len(name)} characters; "
+                                            f"Kubernetes allows {limit}: shorten the project or this name", "name-length"))
+    return out
+
+
+def data_problems(loaded: Loaded, project: str) -> list[Problem]:
+    value = loaded.value
+    out: list[Problem] = []
+    apps, dbs = _items(value, "applications"), _items(value, "databases")
+    if isinstance(value, dict) and not any(value.get(k) for k in ("applications", "databases")):
+        out.append(Problem(loaded.file, 1, 1, "", "the project defines no applications and no databases; "
+                                                  "refusing to render nothing (Argo CD would prune every resource)", "empty"))
+    seen: dict[str, tuple] = {}  # Service name -> path that claimed it first
+    for kind, items in (("applications", apps), ("databases", dbs)):
+        for i, item in items:
+            name = _name(item)
+            if name is None:
+                continue
+            path = (kind, i, "name")
+            if name in seen:
+                first = loaded.place(seen[name])[0]
+                out.append(loaded.problem(path, f"name {name!r} is already used on line {first} "
+                                                "(applications and databases share one namespace of Services)", "duplicate-name"))
+                continue
+            seen[name] = path
+            if kind == "applications":
+                out += _length_problems(loaded, path, naming.app_names(project, name), naming.LIMITS_APP)
+            else:
+                out += _length_problems(loaded, path, naming.db_names(project, name), naming.LIMITS_DB)
+    domains: dict[str, tuple] = {}
+    for i, app in apps:
+        name = _name(app)
+        for j, domain in enumerate(app.get("domains") or [] if isinstance(app.get("domains"), list) else []):
+            if not isinstance(domain, str):
+                continue
+            path = ("applications", i, "domains", j)
+            if domain in domains and domains[domain][:2] != path[:2]:
+                first = loaded.place(domains[domain])[0]
+                out.append(loaded.problem(path, f"domain {domain!r} is already routed on line {first}", "duplicate-domain"))
+            domains.setdefault(domain, path)
+            if name:
+                route = naming.route_name(project, name, domain)
+                if len(route) > naming.SUBDOMAIN:
+                    out.append(loaded.problem(path, f"derived name {route!r} is {len(route)} characters; Kubernetes allows 253", "name-length"))
+    return out

@@ -1,0 +1,138 @@
+"""The project-file JSON Schema: a fast yes/no check, and jsonschema's words when the answer is no.
+
+Importing jsonschema costs more than a whole render, so a valid file is checked by the small
+interpreter below (the keywords project.schema.json uses, nothing else); only an invalid file
+pays for jsonschema, which then produces the messages. A test keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from importlib.resources import files
+
+from cmp_plugin.load import Loaded
+from cmp_plugin.problems import Problem
+
+SUPPORTED = {"$schema", "$id", "title", "description", "type", "properties", "additionalProperties",
+             "required", "items", "pattern", "minimum", "maximum", "enum", "minLength", "maxLength",
+             "uniqueItems", "propertyNames", "$ref", "definitions", "x-pattern-message"}
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(files("cmp_plugin.validate").joinpath("project.schema.json").read_text("utf-8"))
+
+
+def schema_text() -> str:
+    return files("cmp_plugin.validate").joinpath("project.schema.json").read_text("utf-8")
+
+
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+@lru_cache(maxsize=None)
+def _regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def is_valid(value, node: dict | None = None, root: dict | None = None) -> bool:
+    """True when value satisfies the schema node (the subset of Draft 7 that SUPPORTED lists)."""
+    root = root or schema()
+    node = root if node is None else node
+    if "$ref" in node:
+        target = root
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        if not is_valid(value, target, root):
+            return False
+    if "type" in node:
+        types = node["type"] if isinstance(node["type"], list) else [node["type"]]
+        if not any(_TYPES[t](value) for t in types):
+            return False
+    if "enum" in node and not any(value == e and type(value) is type(e) for e in node["enum"]):
+        return False
+    if isinstance(value, str):
+        if len(value) < node.get("minLength", 0) or len(value) > node.get("maxLength", len(value)):
+            return False
+        if "pattern" in node and not _regex(node["pattern"]).search(value):
+            return False
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < node.get("minimum", value) or value > node.get("maximum", value):
+            return False
+    if isinstance(value, list):
+        if node.get("uniqueItems") and len({json.dumps(v, sort_keys=True) for v in value}) != len(value):
+            return False
+        if "items" in node and not all(is_valid(v, node["items"], root) for v in value):
+            return False
+    if isinstance(value, dict):
+        props = node.get("properties", {})
+        if any(k not in value for k in node.get("required", ())):
+            return False
+        extra = node.get("additionalProperties", True)
+        for k, v in value.items():
+            if "propertyNames" in node and not is_valid(k, node["propertyNames"], root):
+                return False
+            if k in props:
+                if not is_valid(v, props[k], root):
+                    return False
+            elif extra is False:
+                return False
+            elif isinstance(extra, dict) and not is_valid(v, extra, root):
+                return False
+    return True
+
+
+def problems(loaded: Loaded) -> list[Problem]:
+    """Every schema problem of loaded.value, worded by jsonschema, placed at the offending line."""
+    if is_valid(loaded.value):
+        return []
+    if loaded.value is None:
+        return [Problem(loaded.file, 1, 1, "", "the file is empty; expected a mapping with 'applications' and/or 'databases'", "schema")]
+    from jsonschema import Draft7Validator
+    from jsonschema.validators import extend
+
+    checker = Draft7Validator.TYPE_CHECKER.redefine("integer", lambda _c, v: _TYPES["integer"](v))
+    validator = extend(Draft7Validator, type_checker=checker)(schema())
+    out = []
+    for error in validator.iter_errors(loaded.value):
+        out.extend(_explain(error, loaded))
+    return sorted(set(out))
+
+
+def _leaves(error):
+    """The most specific errors: $ref wrappers and anyOf/oneOf parents add nothing for a user."""
+    if error.context:
+        for sub in error.context:
+            yield from _leaves(sub)
+    else:
+        yield error
+
+
+def _explain(error, loaded: Loaded) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    kw, node, value = error.validator, error.schema, error.instance
+    if kw == "additionalProperties" and isinstance(value, dict):
+        known = sorted(node.get("properties", {}))
+        out = []
+        for key in sorted(k for k in value if k not in node.get("properties", {})):
+            hint = difflib.get_close_matches(key, known, n=1)
+            tail = f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {', '.join(known)}"
+            out.append(loaded.problem(path + (key,), f"unknown field {key!r}{tail}", "schema", key=True))
+        return out
+    if kw == "pattern" and "x-pattern-message" in node:
+        return [loaded.problem(path, f"{value!r} {node['x-pattern-message']}", "schema")]
+    if kw == "type" and isinstance(value, (int, float)) and not isinstance(value, bool) and "string" in str(node.get("type")):
+        return [loaded.problem(path, f"{value!r} is not of type 'string' (quote it: \"{value}\")", "schema")]
+    if kw == "propertyNames":
+        return [loaded.problem(path, f"{error.message}", "schema")]
+    return [loaded.problem(path, error.message, "schema")]
