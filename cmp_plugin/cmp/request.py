@@ -40,6 +40,7 @@ SEED_ENV = "HELM_ARGS"
 YAML_SUFFIXES = (".yaml", ".yml")
 # argocd-cmp-server unpacks every request into $TMPDIR/_cmp_server/<random>/ (or $ARGOCD_CMP_WORKDIR/...).
 CMP_WORKDIR_NAME = "_cmp_server"
+BIND_ENV = "CMP_BIND_APP_PROJECT"
 _PROJECT = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -298,7 +299,44 @@ def resolve(env: Mapping[str, str], cwd: Path | None = None) -> Request:
     if "project" in given:
         value, where = given["project"]
         project = _check_project(value, where)
-    return Request(root=root, file=file, project=project, secrets=secrets, source=source)
+    request = Request(root=root, file=file, project=project, secrets=secrets, source=source)
+    if _flag(env.get(BIND_ENV)):
+        check_binding(request, env)
+    return request
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def effective_project(request: Request) -> str:
+    """The project name the renderer will use: the given one, else the file's stem."""
+    if request.project:
+        return request.project
+    base = request.file.rsplit("/", 1)[-1]
+    for suffix in YAML_SUFFIXES:
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def check_binding(request: Request, env: Mapping[str, str]) -> None:
+    """CMP_BIND_APP_PROJECT=true (set by manifests/ for our sidecar): an Application may render
+    project X only when it belongs to the Argo CD AppProject X and deploys to namespace X.
+
+    AppProjects are created by the platform (manifests/appprojects.yaml), and each allows only
+    its own namespace, so an Application in another AppProject cannot render, and so read the
+    Vault secrets of, a project that is not its own.
+    """
+    name = effective_project(request)
+    app_project = (env.get("ARGOCD_APP_PROJECT_NAME") or "").strip()
+    if app_project != name:
+        raise _problem(f"project {name!r} may only be rendered by Applications in the Argo CD AppProject "
+                       f"{name!r}, not {app_project or '(none)'!r} ({BIND_ENV} is on in this sidecar)")
+    namespace = (env.get("ARGOCD_APP_NAMESPACE") or "").strip()
+    if namespace and namespace != name:
+        raise _problem(f"project {name!r} deploys to namespace {name!r}, but the Application's destination "
+                       f"namespace is {namespace!r} ({BIND_ENV} is on in this sidecar)")
 
 
 def announcements(env: Mapping[str, str], cwd: Path | None = None) -> list[dict]:

@@ -76,11 +76,26 @@ def argo_expression(text: str) -> str:
     return "{{" + text + "}}"
 
 
+def _bytecode_cache():
+    """Compiled templates cached on disk: compiling them costs more than the rest of a run.
+
+    Jinja keys entries by template source checksum and writes them atomically, in a directory
+    it checks is ours (mode 0700) under the temp dir; without one, templates compile each run.
+    """
+    import jinja2
+
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
+
+
 @lru_cache(maxsize=1)
 def environment():
     import jinja2
 
     env = jinja2.Environment(
+        bytecode_cache=_bytecode_cache(),
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
         finalize=yaml_scalar,

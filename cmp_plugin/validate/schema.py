@@ -11,7 +11,7 @@ import difflib
 import json
 import re
 from functools import lru_cache
-from importlib.resources import files
+from pathlib import Path
 
 from cmp_plugin.load import Loaded
 from cmp_plugin.problems import Problem
@@ -21,13 +21,16 @@ SUPPORTED = {"$schema", "$id", "title", "description", "type", "properties", "ad
              "uniqueItems", "propertyNames", "$ref", "definitions", "x-pattern-message"}
 
 
-@lru_cache(maxsize=1)
-def schema() -> dict:
-    return json.loads(files("cmp_plugin.validate").joinpath("project.schema.json").read_text("utf-8"))
+SCHEMA_FILE = Path(__file__).with_name("project.schema.json")
 
 
 def schema_text() -> str:
-    return files("cmp_plugin.validate").joinpath("project.schema.json").read_text("utf-8")
+    return SCHEMA_FILE.read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(schema_text())
 
 
 _TYPES = {

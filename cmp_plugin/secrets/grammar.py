@@ -1,0 +1,74 @@
+"""Placeholder syntax: finding `<path:PATH#KEY[#VERSION] | mods>` and generic `<KEY | mods>`.
+
+A placeholder never spans lines. Inline placeholders are found anywhere (`<path:` up to the
+first `>` on the line); anything that starts like one but is not complete is reported as
+malformed, so no `<path:` text can slip through unresolved.
+
+Generic placeholders (only in documents with the `avp.kubernetes.io/path` annotation) must
+look like a key: `<` directly followed by `[A-Za-z0-9_]`, then `[A-Za-z0-9_.-]*`, optional
+blanks, optional `| modifiers`, then `>`. So `a < b > c`, `< b >`, `<my key>` and `<br/>` are
+text, not placeholders (AVP treats every `<...>` as one and fails on them).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_INLINE = r"<[ \t]*path:[^>\n]*>"
+_OPEN = r"<[ \t]*path:"
+_GENERIC = r"<[A-Za-z0-9_][A-Za-z0-9_.\-]*[ \t]*(?:\|[^>\n]*)?>"
+
+INLINE_OR_OPEN = re.compile(f"(?P<inline>{_INLINE})|(?P<open>{_OPEN})")
+WITH_GENERIC = re.compile(f"(?P<inline>{_INLINE})|(?P<open>{_OPEN})|(?P<generic>{_GENERIC})")
+_HEAD = re.compile(r"path:(?P<path>[^#]+)#(?P<key>[^#]+)(?:#(?P<version>.*))?", re.S)
+
+
+@dataclass(frozen=True)
+class Token:
+    """One placeholder occurrence in a string."""
+
+    text: str  # as written, e.g. `<path:kv/data/a#k | base64encode>`
+    start: int
+    end: int
+    kind: str  # inline, generic, malformed
+    name: str = ""  # AVP's PH: `path:P#K[#V]` or the generic KEY
+    path: str = ""
+    key: str = ""
+    version: str = ""
+    stages: tuple[str, ...] = ()
+    error: str = ""  # why a malformed token is malformed
+
+
+def scan(text: str, generic: bool) -> list[Token]:
+    """Every placeholder in `text`, left to right."""
+    pattern = WITH_GENERIC if generic else INLINE_OR_OPEN
+    return [_token(m) for m in pattern.finditer(text)]
+
+
+def has_placeholder(text: str, generic: bool) -> bool:
+    pattern = WITH_GENERIC if generic else INLINE_OR_OPEN
+    return pattern.search(text) is not None
+
+
+def _token(m: re.Match) -> Token:
+    text = m.group(0)
+    if m.lastgroup == "open":
+        line_end = m.string.find("\n", m.start())
+        rest = m.string[m.start(): line_end if line_end >= 0 else len(m.string)]
+        return Token(_short(rest), m.start(), m.end(), "malformed", error="no closing > on the same line")
+    inner = text[1:-1].strip()
+    head, *stages = inner.split("|")
+    head = head.strip()
+    if m.lastgroup == "generic":
+        return Token(text, m.start(), m.end(), "generic", name=head, key=head, stages=tuple(stages))
+    parsed = _HEAD.fullmatch(head)
+    if not parsed or not parsed["key"].strip() or (parsed["version"] is not None and not parsed["version"].strip()):
+        return Token(text, m.start(), m.end(), "malformed",
+                     error="expected <path:PATH#KEY> or <path:PATH#KEY#VERSION>")
+    return Token(text, m.start(), m.end(), "inline", name=head, path=parsed["path"],
+                 key=parsed["key"].strip(), version=(parsed["version"] or "").strip(), stages=tuple(stages))
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

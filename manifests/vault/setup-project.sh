@@ -1,0 +1,33 @@
+#!/bin/sh
+# Per-project Vault/OpenBao policy and Kubernetes-auth role for the cmp-plugin sidecar.
+#
+#   VAULT=bao ./setup-project.sh shop
+#
+# Creates policy cmp-shop (read kv/data/shop and kv/data/shop/*, from project-policy.hcl.tmpl)
+# and role cmp-shop, which the sidecar (ServiceAccount argocd/argocd-repo-server, token audience
+# "vault") logs in as while it renders project shop (AVP_K8S_ROLE=cmp-{project}).
+# Environment: VAULT_ADDR and an admin token; PREFIX (default kv/data/{project}, like
+# CMP_VAULT_PREFIX), MOUNT (kubernetes), SA_NAME (argocd-repo-server), SA_NAMESPACE (argocd).
+set -eu
+VAULT=${VAULT:-vault}
+MOUNT=${MOUNT:-kubernetes}
+SA_NAME=${SA_NAME:-argocd-repo-server}
+SA_NAMESPACE=${SA_NAMESPACE:-argocd}
+project=${1:?usage: setup-project.sh PROJECT}
+case "$project" in
+  *[!a-z0-9-]* | [!a-z]* | *-) echo "setup-project.sh: bad project name: $project" >&2; exit 2 ;;
+esac
+template=${PREFIX:-kv/data/\{project\}}
+prefix=$(printf '%s' "$template" | sed "s/{project}/$project/g")
+here=$(dirname "$0")
+
+sed -e "s#{prefix}#$prefix#g" -e "s#{project}#$project#g" "$here/project-policy.hcl.tmpl" \
+  | "$VAULT" policy write "cmp-$project" -
+
+"$VAULT" write "auth/$MOUNT/role/cmp-$project" \
+  bound_service_account_names="$SA_NAME" \
+  bound_service_account_namespaces="$SA_NAMESPACE" \
+  audience=vault \
+  token_policies="cmp-$project" \
+  token_ttl=5m \
+  token_max_ttl=10m
