@@ -7,8 +7,6 @@ expansion bombs, several documents, oversized or non-UTF-8 input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import yaml
 
 from cmp_plugin.problems import Problem
@@ -24,13 +22,15 @@ _STR_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}  # keep 
 Path = tuple  # of str | int
 
 
-@dataclass
 class Loaded:
-    file: str
-    value: object = None
-    places: dict = field(default_factory=dict)  # Path -> (line, col) of the value
-    key_places: dict = field(default_factory=dict)  # Path -> (line, col) of the mapping key
-    problems: list = field(default_factory=list)
+    """The value of a file, where each part of it stands, and what went wrong reading it."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.value = None
+        self.places: dict = {}  # Path -> (line, col) of the value
+        self.key_places: dict = {}  # Path -> (line, col) of the mapping key
+        self.problems: list = []
 
     def place(self, path: Path, key: bool = False) -> tuple[int, int]:
         """Best known position for path: its key or value, else the nearest ancestor."""

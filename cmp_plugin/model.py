@@ -2,56 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from cmp_plugin import naming
 from cmp_plugin.settings import Settings
 
-
-@dataclass(frozen=True)
-class Route:
-    domain: str
-    name: str
+Route = namedtuple("Route", "domain name")
 
 
-@dataclass(frozen=True)
-class App:
-    name: str
-    owner: str
-    repo: str
-    branch: str
-    hash: str  # "" until a build sets it
-    port: int
-    domains: tuple[str, ...]
-    routes: tuple[Route, ...]
-    secrets: tuple[str, ...]
-    build_context: str
-    dockerfile: str
-    build_args: tuple[tuple[str, str], ...]
-    names: dict
-    vault_path: str
+# hash is "" until a build sets it; names holds every derived Kubernetes name (naming.py).
+App = namedtuple("App", "name owner repo branch hash port domains routes secrets build_context dockerfile build_args names vault_path")
 
+Database = namedtuple("Database", "name type version port size names vault_path")
 
-@dataclass(frozen=True)
-class Database:
-    name: str
-    type: str
-    version: str
-    port: int
-    size: str
-    names: dict
-    vault_path: str
-
-
-@dataclass(frozen=True)
-class Project:
-    name: str
-    namespace: str
-    file: str
-    apps: tuple[App, ...]
-    databases: tuple[Database, ...]
-    names: dict
-    vault_prefix: str
+Project = namedtuple("Project", "name namespace file apps databases names vault_prefix")
 
 
 def build(data: dict, name: str, file: str, settings: Settings) -> Project:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields
+from collections import namedtuple
 from typing import Mapping
 
 from cmp_plugin.problems import Failure, run_problem
@@ -18,14 +18,8 @@ _HOST = r"(?=.{1,253}(?::|$))[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$")
 
 
-@dataclass(frozen=True)
-class Field:
-    name: str
-    env: str
-    default: object
-    kind: str  # str, int, bool, list
-    doc: str
-    pattern: str = ""
+# kind is str, int, bool or list
+Field = namedtuple("Field", "name env default kind doc pattern", defaults=("",))
 
 
 FIELDS: tuple[Field, ...] = (
@@ -73,23 +67,8 @@ FIELDS: tuple[Field, ...] = (
 BUILTIN_RESERVED = ("default", "kube-*", "argocd")
 
 
-@dataclass(frozen=True)
-class Settings:
-    registry: str
-    registry_project: str
-    registry_host_aliases: tuple[str, ...]
-    webhook_host: str
-    gitops_repo: str
-    vault_prefix: str
-    builder_image: str
-    curl_image: str
-    push_latest: bool
-    eventbus_replicas: int
-    ingress_entry_points: tuple[str, ...]
-    ingress_tls: bool
-    ingress_cert_resolver: str
-    traefik_api_version: str
-    reserved_namespaces: tuple[str, ...]
+class Settings(namedtuple("Settings", [f.name for f in FIELDS])):
+    __slots__ = ()
 
     def vault_prefix_for(self, project: str) -> str:
         return self.vault_prefix.replace("{project}", project).rstrip("/")
@@ -174,5 +153,3 @@ def settings_reference() -> str:
         rows.append(f"| `{f.name}` | `{f.env}` | `{default}` | {f.doc} |")
     return "\n".join(rows) + "\n"
 
-
-assert [f.name for f in FIELDS] == [f.name for f in fields(Settings)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
+import os
 
 import yaml
 
@@ -19,7 +19,7 @@ from cmp_plugin.model import Project
 from cmp_plugin.problems import Failure, run_problem
 from cmp_plugin.settings import Settings
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 # Rendered in this order; the emit stage sorts objects anyway, this only groups problems.
 TEMPLATE_NAMES = (
     "project/ci-rbac.yaml.j2", "project/secrets.yaml.j2",
@@ -96,7 +96,7 @@ def environment():
 
     env = jinja2.Environment(
         bytecode_cache=_bytecode_cache(),
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
         finalize=yaml_scalar,
         autoescape=False,

@@ -11,7 +11,7 @@ import difflib
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
+import os
 
 from cmp_plugin.load import Loaded
 from cmp_plugin.problems import Problem
@@ -21,11 +21,12 @@ SUPPORTED = {"$schema", "$id", "title", "description", "type", "properties", "ad
              "uniqueItems", "propertyNames", "$ref", "definitions", "x-pattern-message"}
 
 
-SCHEMA_FILE = Path(__file__).with_name("project.schema.json")
+SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "project.schema.json")
 
 
 def schema_text() -> str:
-    return SCHEMA_FILE.read_text("utf-8")
+    with open(SCHEMA_FILE, encoding="utf-8") as fh:
+        return fh.read()
 
 
 @lru_cache(maxsize=1)
