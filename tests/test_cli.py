@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, REPO, clean_env, run_cli
+from cliutil import EXAMPLES, REPO, clean_env, run_cli
 
 INVALID = sorted((REPO / "tests" / "fixtures" / "invalid").glob("*.yaml"))
 RESERVED = REPO / "tests" / "fixtures" / "reserved"

@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import REPO
+from cliutil import REPO
 from cmp_plugin.settings import settings_reference
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, clean_env, run_cli
+from cliutil import EXAMPLES, REPO, clean_env, run_cli
 
 GOLDEN = REPO / "tests" / "golden"
 PROJECTS = sorted(EXAMPLES.glob("*.yaml"))
