@@ -234,8 +234,8 @@ def _span(ctx: _Ctx, key, value, path: str, counts: dict[int, int]) -> _Span:
     text = ctx.text.text
     if not isinstance(value, yaml.ScalarNode):
         raise ctx.fail(value, path, "expected a single value, found a mapping or list")
-    if counts.get(id(value), 0) > 1:
-        raise ctx.fail(value, path, "the value is a YAML anchor used elsewhere by an alias; edit it by hand")
+    if counts.get(id(value), 0) > 1:  # an alias's marks are its anchor's: point at the key
+        raise ctx.fail(key, path, "the value is shared through a YAML anchor and alias; edit it by hand")
     style = value.style or ""  # plain: None from PyYAML, "" from libyaml
     if style not in ("", '"', "'"):
         raise ctx.fail(value, path, "a block scalar (| or >) cannot be edited; write the value on the key's line")
@@ -444,14 +444,15 @@ def plan_bump(text: str, file: str, app: str, sha: str, pushed_at: str | None = 
     edits.sort(key=lambda e: (e[0], e[3]))
     out, pos = [], 0
     for start, end, new, _ in edits:
-        assert start >= pos, "overlapping edits"
+        if start < pos:  # cannot happen: replacements and inserts are at distinct places
+            raise ctx.fail(git_node, gpath, "internal error: overlapping edits; nothing was written")
         out += (body[pos:start], new)
         pos = end
     out.append(body[pos:])
     new_body = "".join(out)
 
-    _verify(ctx, root, counts, git_node, new_body, app, index,
-            hash_text if set_hash else None, pushed_text if set_pushed else None, sha)
+    _verify(ctx, root, counts, git_node, new_body, hash_text if set_hash else None,
+            pushed_text if set_pushed else None, sha)
     if set_hash:
         message = f"{file}: {app}: {old_hash or 'no hash'} -> {sha}"
         if set_pushed:
@@ -461,16 +462,19 @@ def plan_bump(text: str, file: str, app: str, sha: str, pushed_at: str | None = 
     return Outcome(True, bom + new_body, message)
 
 
-def _verify(ctx: _Ctx, root, counts, git_node, new_body: str, app: str, index: int,
-            hash_text: str | None, pushed_text: str | None, sha: str) -> None:
+def _verify(ctx: _Ctx, root, counts, git_node, new_body: str, hash_text: str | None,
+            pushed_text: str | None, sha: str) -> None:
     """Parse the result again: it must equal the original but for the two values, or nothing is written."""
     failure = ctx.fail(None, "", "internal error: the edit would change more than the hash; "
                                  "nothing was written (please report this file)")
     changes = {}
-    if hash_text is not None:
-        changes[("s", STR_TAG, "hash")] = _scalar_canon(hash_text)
-    if pushed_text is not None:
-        changes[("s", STR_TAG, "pushedAt")] = _scalar_canon(pushed_text)
+    try:
+        if hash_text is not None:
+            changes[("s", STR_TAG, "hash")] = _scalar_canon(hash_text)
+        if pushed_text is not None:
+            changes[("s", STR_TAG, "pushedAt")] = _scalar_canon(pushed_text)
+    except yaml.YAMLError:
+        raise failure from None
     if changes.get(("s", STR_TAG, "hash"), ("s", STR_TAG, sha)) != ("s", STR_TAG, sha):
         raise failure
 
@@ -582,7 +586,8 @@ def _schema_validator(display: str) -> Validator:
     try:
         from cmp_plugin.pipeline import validate_text
     except ImportError as exc:
-        raise BumpError(Problem(display, 0, 0, "", f"cannot check the project schema ({exc}); nothing was written")) from None
+        message = f"cannot check the project schema ({exc}); nothing was written"
+        raise BumpError(Problem(display, 0, 0, "", message)) from None
     return validate_text
 
 
@@ -624,7 +629,7 @@ def bump_file(path: str, app: str, sha: str, *, pushed_at: str | None = None, fo
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cmp-render bump",
+        prog="cmp-render bump", allow_abbrev=False,
         description="Set applications[name=APP].git.hash in a project file, in place and forward only.",
         epilog="Exit status: 0 bumped or already there, 1 error, 2 usage, 3 refused: the build is not newer "
                "than the one recorded (see docs/ci-loop.md).")
