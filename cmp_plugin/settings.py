@@ -42,8 +42,8 @@ FIELDS: tuple[Field, ...] = (
           "Vault path prefix of a project's secrets; `{project}` is replaced by the project name. "
           "A project can read nothing outside it.",
           r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+)*$"),
-    Field("builder_image", "CMP_BUILDER_IMAGE", "ghcr.io/osscontainertools/kaniko:v1.27.2", "str",
-          "Image that builds application images (a maintained Kaniko fork, pinned by tag).", _IMAGE.pattern),
+    Field("builder_image", "CMP_BUILDER_IMAGE", "martizih/kaniko:v1.27.6", "str",
+          "Image that builds application images (default: the osscontainertools Kaniko fork, maintained since upstream was archived in 2025, pinned by tag).", _IMAGE.pattern),
     Field("curl_image", "CMP_CURL_IMAGE", "curlimages/curl:8.17.0", "str",
           "Image of the workflow steps that call the GitHub API.", _IMAGE.pattern),
     Field("push_latest", "CMP_PUSH_LATEST", False, "bool",
