@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import traceback
@@ -86,18 +87,47 @@ def _internal_error(exc: BaseException) -> None:
          "(set CMP_DEBUG=1 in the sidecar for a traceback)")
 
 
+_TOP_LEVEL_KIND = re.compile(r'(?m)^kind:[ \t]*\S|"kind"[ \t]*:')
+
+
+ROLE_ENV = "AVP_K8S_ROLE"
+
+
+def project_env(env: dict, project: str) -> dict:
+    """The environment the pipeline gets: `{project}` in the sidecar's AVP_K8S_ROLE becomes the
+    project name, so each project logs in to Vault with its own role (cmp-{project} -> cmp-shop),
+    whose policy reads only that project's secrets (manifests/vault/)."""
+    role = env.get(ROLE_ENV)
+    if role and "{project}" in role:
+        env = dict(env)
+        env[ROLE_ENV] = role.replace("{project}", project)
+    return env
+
+
+def _has_object(text: str) -> bool:
+    """At least one document with a kind: Argo CD reads `---` alone or `null` as zero objects."""
+    return bool(text.strip()) and _TOP_LEVEL_KIND.search(text) is not None
+
+
 def generate(argv: list[str]) -> int:
     if argv:
         _err(f"error: generate takes no arguments (got {' '.join(argv)}); it reads Argo CD's environment")
         return EXIT_USAGE
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    env = dict(os.environ)
+    previous = {sig: signal.signal(sig, handler)
+                for sig, handler in ((signal.SIGTERM, _on_sigterm), (signal.SIGALRM, _on_sigalrm))}
+    try:
+        return _generate(dict(os.environ))
+    finally:  # only matters when called in-process (tests); the CLI exits right after
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _generate(env: dict) -> int:
     try:
         budget = _timeout(env)
-        signal.signal(signal.SIGALRM, _on_sigalrm)
         signal.setitimer(signal.ITIMER_REAL, budget)
         try:
-            from cmp_plugin.cmp.request import resolve
+            from cmp_plugin.cmp.request import effective_project, resolve
 
             request = resolve(env)
             # Messages name the file relative to the repository (projects/shop.yaml:3:5: ...).
@@ -105,7 +135,7 @@ def generate(argv: list[str]) -> int:
             from cmp_plugin.pipeline import render_file
 
             text = render_file(request.file, project=request.project, settings=None,
-                               secrets=request.secrets, env=env)
+                               secrets=request.secrets, env=project_env(env, effective_project(request)))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except Failure as failure:
@@ -118,7 +148,7 @@ def generate(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into a clean exit 1
         _internal_error(exc)
         return EXIT_FAILURE
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not _has_object(text):
         _err("error: the renderer produced no manifests; refusing to print empty output "
              "(Argo CD would prune every object of the application)")
         return EXIT_FAILURE

