@@ -13,7 +13,7 @@ text, not placeholders (AVP treats every `<...>` as one and fails on them).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 _INLINE = r"<[ \t]*path:[^>\n]*>"
 _OPEN = r"<[ \t]*path:"
@@ -24,20 +24,10 @@ WITH_GENERIC = re.compile(f"(?P<inline>{_INLINE})|(?P<open>{_OPEN})|(?P<generic>
 _HEAD = re.compile(r"path:(?P<path>[^#]+)#(?P<key>[^#]+)(?:#(?P<version>.*))?", re.S)
 
 
-@dataclass(frozen=True)
-class Token:
-    """One placeholder occurrence in a string."""
-
-    text: str  # as written, e.g. `<path:kv/data/a#k | base64encode>`
-    start: int
-    end: int
-    kind: str  # inline, generic, malformed
-    name: str = ""  # AVP's PH: `path:P#K[#V]` or the generic KEY
-    path: str = ""
-    key: str = ""
-    version: str = ""
-    stages: tuple[str, ...] = ()
-    error: str = ""  # why a malformed token is malformed
+# One placeholder occurrence. kind: inline, generic or malformed; name: AVP's PH (`path:P#K[#V]`
+# or the generic KEY); stages: the modifier texts; error: why a malformed token is malformed.
+Token = namedtuple("Token", "text start end kind name path key version stages error",
+                   defaults=("", "", "", "", (), ""))
 
 
 def scan(text: str, generic: bool) -> list[Token]:

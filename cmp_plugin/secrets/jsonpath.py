@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from cmp_plugin.secrets.values import JsonNumber, go_json, go_text, go_type
 
@@ -20,64 +20,19 @@ class JsonPathError(Exception):
     pass
 
 
-# ---- template structure -------------------------------------------------------------------
+# Template structure: literal text, an expression to print, a range over an expression.
+Text = namedtuple("Text", "text")
+Expr = namedtuple("Expr", "steps")
+Range = namedtuple("Range", "expr body")
 
-@dataclass
-class Text:
-    text: str
-
-
-@dataclass
-class Expr:
-    steps: list
-
-
-@dataclass
-class Range:
-    expr: Expr
-    body: list = field(default_factory=list)
-
-
-# ---- expression steps ---------------------------------------------------------------------
-
-@dataclass
-class Field:
-    name: str
-
-
-@dataclass
-class Fields:  # ['a','b']
-    names: list
-
-
-@dataclass
-class Wildcard:
-    pass
-
-
-@dataclass
-class Recursive:
-    pass
-
-
-@dataclass
-class Index:
-    start: int | None
-    end: int | None
-    step: int | None
-    is_slice: bool
-
-
-@dataclass
-class Union:
-    indexes: list
-
-
-@dataclass
-class Filter:
-    left: Expr
-    op: str  # "exists" or a comparison
-    right: object  # Expr or a literal
+# Expression steps.
+Field = namedtuple("Field", "name")
+Fields = namedtuple("Fields", "names")  # ['a','b']
+Wildcard = namedtuple("Wildcard", "")
+Recursive = namedtuple("Recursive", "")
+Index = namedtuple("Index", "start end step is_slice")
+Union = namedtuple("Union", "indexes")
+Filter = namedtuple("Filter", "left op right")  # op: "exists" or a comparison
 
 
 def parse(template: str) -> list:
@@ -100,7 +55,7 @@ def parse(template: str) -> list:
                 raise JsonPathError("not in range, nothing to end")
             stack.pop()
         elif action.startswith("range ") or action.startswith("range\t"):
-            node = Range(_parse_expr(action[6:].strip()))
+            node = Range(_parse_expr(action[6:].strip()), [])
             stack[-1].append(node)
             stack.append(node.body)
         elif action[:1] in ("'", '"'):

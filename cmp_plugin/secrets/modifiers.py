@@ -8,13 +8,10 @@ contain the value: parse errors give a position, not the text around it.
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
-from cmp_plugin.secrets import jsonpath
-from cmp_plugin.secrets.values import go_type, loads_go
+from cmp_plugin.secrets.values import b64decode_std, go_type, loads_go
 
 
 class ModifierError(Exception):
@@ -25,11 +22,8 @@ class ModifierError(Exception):
         self.name = name
 
 
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    args: tuple[str, ...]
-    program: object = None  # parsed jsonPath template
+# A checked stage; program is the parsed jsonPath template.
+Stage = namedtuple("Stage", "name args program", defaults=(None,))
 
 
 NAMES = ("base64encode", "base64decode", "jsonPath", "jsonParse", "yamlParse", "indent", "sha256sum")
@@ -39,13 +33,15 @@ def check(text: str) -> Stage:
     """Parse one `| name args` stage; raise ModifierError (name '' for an unknown modifier)."""
     fields = text.split()
     if not fields:
-        raise ModifierError("empty modifier stage")  # AVP crashes here
+        raise ModifierError("invalid modifier: empty modifier stage")  # AVP crashes here
     name, args = fields[0], tuple(fields[1:])
     if name not in NAMES:
         raise ModifierError(f"invalid modifier: {name}")
     if name == "jsonPath":
         if not args:
             raise ModifierError("invalid parameters", name)
+        from cmp_plugin.secrets import jsonpath  # only when a jsonPath stage exists
+
         expression = " ".join(args)
         if "{" not in expression:
             raise ModifierError(f"expression {expression} has no {{...}} action; write {{{expression}}}", name)
@@ -83,10 +79,9 @@ def _base64encode(stage: Stage, value):
 
 
 def _base64decode(stage: Stage, value):
-    text = _need_string(value).replace("\r", "").replace("\n", "")  # Go's decoder skips these
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        raw = b64decode_std(_need_string(value))
+    except ValueError:
         raise ModifierError("invalid base64 input") from None  # AVP returns partial output
     try:
         return raw.decode("utf-8")
@@ -101,6 +96,8 @@ def _json_error(exc: ValueError) -> ModifierError:
 
 
 def _jsonPath(stage: Stage, value):
+    from cmp_plugin.secrets import jsonpath
+
     data = value
     if isinstance(value, str):
         try:
@@ -169,6 +166,8 @@ def _indent(stage: Stage, value):
 
 
 def _sha256sum(stage: Stage, value):
+    import hashlib
+
     return hashlib.sha256(_need_string(value, ", expected string").encode()).hexdigest()
 
 

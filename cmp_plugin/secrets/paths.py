@@ -14,7 +14,7 @@ _ALLOWED = re.compile(r"[A-Za-z0-9_.\-/@+=,:~]+")
 _VERSION = re.compile(r"[1-9][0-9]{0,9}")
 
 
-def path_problems(path: str, prefix: str, validation: re.Pattern | None) -> list[tuple[str, str]]:
+def path_problems(path: str, prefix: str, validation: re.Pattern | None, project: str = "") -> list[tuple[str, str]]:
     """(rule, message) for each rule `path` breaks; empty when it may be read."""
     if not _ALLOWED.fullmatch(path):
         bad = sorted({c for c in path if not _ALLOWED.fullmatch(c)})
@@ -28,7 +28,8 @@ def path_problems(path: str, prefix: str, validation: re.Pattern | None) -> list
         return [("vault-path-syntax", f"the path {path} must not contain empty, . or .. segments")]
     problems = []
     if not path.startswith(prefix + "/"):
-        problems.append(("vault-prefix", f"the path {path} is outside this project's Vault prefix {prefix}/"))
+        whose = f"project {project}'s" if project else "this project's"
+        problems.append(("vault-prefix", f"the path {path} is outside {whose} Vault prefix {prefix}/"))
     if validation is not None and not validation.search(path):
         problems.append(("AVP_PATH_VALIDATION",
                          f"the path {path} is disallowed by AVP_PATH_VALIDATION restriction"))

@@ -7,9 +7,21 @@ encoding/json, so output matches AVP byte for byte.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import re
 from decimal import Decimal
+
+_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def b64decode_std(text: str) -> bytes:
+    """Go's base64.StdEncoding.DecodeString: padded, strict, CR and LF skipped; ValueError otherwise."""
+    text = text.replace("\r", "").replace("\n", "")
+    if not _B64.fullmatch(text):
+        raise ValueError("invalid base64")
+    return base64.b64decode(text)
 
 
 class JsonNumber:

@@ -1,0 +1,297 @@
+"""Vault over HTTP with hvac: raw KV reads, login, token cache, bounded retries, one time budget.
+
+Only imported when a run has placeholders to resolve (hvac and requests cost start-up time).
+Requests go through hvac's RawAdapter with `raise_exception=False`: hvac's exceptions carry
+response bodies, so we build every error text ourselves from the status and Vault's `errors`
+list, and redact credentials from it. Secret values are never logged or put in errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import hvac
+import requests
+
+from cmp_plugin.secrets.cache import TokenCache
+from cmp_plugin.secrets.config import VaultConfig
+from cmp_plugin.secrets.values import loads_vault
+
+log = logging.getLogger("cmp_plugin.secrets")
+
+ATTEMPTS = 3  # per request: the first try and two retries
+ATTEMPT_TIMEOUT = 10.0  # seconds, and never past the run's deadline
+RETRY_STATUS = frozenset({412, 429, 500, 502, 503, 504})
+CACHE_MARGIN = 30.0  # a cached token must outlive the run's budget by this much
+
+
+class VaultError(Exception):
+    """A read or login that failed. `fatal`: no further request can succeed in this run."""
+
+    def __init__(self, message: str, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal
+
+
+def _sealed(resp) -> bool:
+    if resp.status_code != 503:
+        return False
+    try:
+        return any("sealed" in str(e) for e in resp.json().get("errors") or [])
+    except (ValueError, AttributeError):
+        return False
+
+
+class VaultClient:
+    def __init__(self, config: VaultConfig, *, clock=time.monotonic, now=time.time, sleep=time.sleep):
+        self.config = config
+        self.clock, self.now, self.sleep = clock, now, sleep
+        self.deadline = clock() + config.timeout
+        self.requests = 0
+        self.logins = 0
+        self.reads = 0
+        self._token = ""
+        self._from_cache = False
+        self._fatal: VaultError | None = None
+        self._credentials = [config.token, config.secret_id]
+        self.cache = None if config.auth == "token" else TokenCache(config.cache_dir, config.cache_key())
+        self._hvac = hvac.Client(
+            url=config.addr,
+            token="",  # never let hvac pick up VAULT_TOKEN or ~/.vault-token on its own
+            verify=config.verify,
+            cert=config.cert or (),  # () keeps hvac from reading VAULT_CLIENT_CERT itself
+            timeout=ATTEMPT_TIMEOUT,
+            namespace=config.namespace or None,
+            adapter=hvac.adapters.RawAdapter,
+            allow_redirects=False,  # a redirect would carry the token to another host
+        )
+
+    def close(self) -> None:
+        self._hvac.adapter.close()
+
+    # ---- public ----------------------------------------------------------------------------
+
+    def read(self, path: str, version: str, kv: str) -> dict:
+        """The key/value map at `path`, read exactly as AVP does; raises VaultError."""
+        if self._fatal:
+            raise self._fatal
+        try:
+            return self._read(path, version, kv)
+        except VaultError as exc:
+            if exc.fatal:
+                self._fatal = exc
+            raise
+
+    # ---- reads -----------------------------------------------------------------------------
+
+    def _read(self, path: str, version: str, kv: str) -> dict:
+        self._ensure_token()
+        url = f"/v1/{path}"
+        params = {"version": version} if version and kv == "2" else None
+        self.reads += 1
+        resp = self._send("GET", url, params=params)
+        if resp.status_code == 403 and self._from_cache:
+            # The cached token was revoked or lost its policy: log in once and retry.
+            log.info("Vault refused the cached token; logging in again")
+            self.cache.drop()
+            self._login()
+            resp = self._send("GET", url, params=params)
+        return self._interpret(resp, path, version, kv)
+
+    def _interpret(self, resp, path: str, version: str, kv: str) -> dict:
+        status = resp.status_code
+        if status not in (200, 204, 404):
+            raise VaultError(self._http_error("GET", f"/v1/{path}", resp, version if kv == "2" else ""),
+                             fatal=_sealed(resp))
+        secret = None
+        if status != 204 and resp.content.strip():
+            try:
+                body = loads_vault(resp.text)
+            except ValueError:
+                if status == 200:
+                    raise VaultError(f"Vault answered GET /v1/{path} with a body that is not JSON") from None
+                body = None
+            if status == 200:
+                secret = body if isinstance(body, dict) else {}
+            elif isinstance(body, dict) and ((isinstance(body.get("data"), dict) and body["data"])
+                                             or body.get("warnings")):
+                secret = body  # Vault's Go client treats a 404 with data or warnings as a secret
+        if secret is None:
+            if version and kv == "2":
+                raise VaultError(f"Could not find secrets at path {path} with version {version}")
+            raise VaultError(f"Could not find secrets at path {path}")
+        data = secret.get("data")
+        if kv == "1":
+            return data if isinstance(data, dict) else {}
+        if isinstance(data, dict) and "data" in data:
+            inner = data["data"]
+            if inner is None:
+                raise VaultError(f"The secret version {version or '(latest)'} for Vault path {path} is nil"
+                                 " - is this version of the secret deleted?")
+            if isinstance(inner, dict):
+                return inner
+        elif not data:
+            raise VaultError(f"The Vault path: {path} is empty - did you forget to include /data/"
+                             " in the Vault path for kv-v2?")
+        raise VaultError(f"Could not get data from Vault, check that kv-v2 is the correct engine (path {path})")
+
+    # ---- auth ------------------------------------------------------------------------------
+
+    def _ensure_token(self) -> None:
+        if self._token:
+            return
+        if self.config.auth == "token":
+            self._use(self.config.token)
+            return
+        cached = self.cache.load(self.now(), self.config.timeout + CACHE_MARGIN)
+        if cached:
+            log.debug("using the cached Vault token")
+            self._use(cached)
+            self._from_cache = True
+            return
+        self._login()
+
+    def _use(self, token: str) -> None:
+        self._token = token
+        self._hvac.token = token
+        self._credentials.append(token)
+
+    def _login(self) -> None:
+        cfg = self.config
+        self._from_cache = False
+        self._use("")
+        if cfg.auth == "k8s":
+            mount = cfg.k8s_mount
+            try:
+                with open(cfg.k8s_token_path, encoding="utf-8") as fh:
+                    jwt = fh.read().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or "not readable text"
+                raise VaultError(f"cannot read the Kubernetes service account token {cfg.k8s_token_path}: {reason}",
+                                 fatal=True) from None
+            self._credentials.append(jwt)
+            body = {"role": cfg.k8s_role, "jwt": jwt}
+            who = f"Kubernetes auth, role {cfg.k8s_role}"
+        else:
+            mount = cfg.approle_mount
+            body = {"role_id": cfg.role_id, "secret_id": cfg.secret_id}
+            who = "AppRole auth"
+        url = f"/v1/{mount}/login"
+        log.debug("logging in to Vault (%s at %s)", who, mount)
+        resp = self._send("POST", url, json=body)
+        self.logins += 1
+        if resp.status_code != 200:
+            raise VaultError(f"Vault login failed ({who} at {mount}): {self._http_error('POST', url, resp)}",
+                             fatal=True)
+        try:
+            auth = resp.json()["auth"]
+            token = auth["client_token"]
+            lease = auth.get("lease_duration") or 0
+            uses = auth.get("num_uses") or 0
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise VaultError(f"Vault login failed ({who} at {mount}): the answer has no client token",
+                             fatal=True) from None
+        if not isinstance(token, str) or not token:
+            raise VaultError(f"Vault login failed ({who} at {mount}): empty client token", fatal=True)
+        self._use(token)
+        if not uses:  # a token with limited uses cannot be shared between runs
+            self.cache.store(token, self.now() + float(lease) if lease else None)
+
+    # ---- transport -------------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, **kwargs):
+        """One request with bounded retries; raises VaultError only when no answer came back."""
+        failure = ""
+        resp = None
+        for attempt in range(1, ATTEMPTS + 1):
+            remaining = self.deadline - self.clock()
+            if remaining <= 0:
+                raise self._budget(method, url)
+            self.requests += 1
+            resp = None
+            try:
+                resp = self._hvac.adapter.request(method, url, raise_exception=False,
+                                                  timeout=min(ATTEMPT_TIMEOUT, remaining), **kwargs)
+            except requests.exceptions.SSLError as exc:
+                raise VaultError(f"TLS error talking to Vault at {self.config.addr}: {_ssl_reason(exc)}",
+                                 fatal=True) from None
+            except requests.exceptions.Timeout:
+                failure = "no answer in time"
+            except requests.exceptions.ConnectionError as exc:
+                failure = _connection_reason(exc)
+            except requests.exceptions.RequestException as exc:
+                raise VaultError(f"cannot send {method} {url} to Vault: {type(exc).__name__}", fatal=True) from None
+            log.debug("vault %s %s -> %s", method, url, resp.status_code if resp is not None else failure)
+            if resp is not None:
+                if 300 <= resp.status_code < 400:
+                    raise VaultError(f"Vault redirected {method} {url} (HTTP {resp.status_code}); set VAULT_ADDR to"
+                                     " the active node or its load balancer", fatal=True)
+                if resp.status_code not in RETRY_STATUS or _sealed(resp):
+                    return resp
+            if attempt == ATTEMPTS:
+                break
+            wait = min(2.0, 0.2 * 3 ** (attempt - 1)) * random.uniform(0.75, 1.25)
+            retry_after = resp.headers.get("Retry-After", "") if resp is not None else ""
+            if retry_after.isdigit():
+                wait = max(wait, min(float(retry_after), 2.0))
+            if self.clock() + wait >= self.deadline:
+                if resp is not None:
+                    return resp
+                raise self._budget(method, url)
+            self.sleep(wait)
+        if resp is not None:
+            return resp
+        raise VaultError(f"Vault is unreachable at {self.config.addr}: {failure} ({method} {url},"
+                         f" {ATTEMPTS} attempts)", fatal=True)
+
+    def _budget(self, method: str, url: str) -> VaultError:
+        return VaultError(f"Vault did not answer within the time budget of {self.config.timeout:g} s"
+                          f" (CMP_VAULT_TIMEOUT) for {method} {url} at {self.config.addr}", fatal=True)
+
+    def _http_error(self, method: str, url: str, resp, version: str = "") -> str:
+        errors: list[str] = []
+        try:
+            body = resp.json()
+            raw = body.get("errors") if isinstance(body, dict) else None
+            errors = [" ".join(str(e).split())[:300] for e in raw or []][:5]
+        except ValueError:
+            pass
+        query = f"?version={version}" if version else ""
+        listed = " ".join(f"* {e}" for e in errors) if errors else "(no error text)"
+        text = f"Error making API request. URL: {method} {self.config.addr}{url}{query} Code: {resp.status_code}." \
+               f" Errors: {listed}"
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._credentials:
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _connection_reason(exc: Exception) -> str:
+    """A short cause without the exception's text (which repeats the URL and pool details)."""
+    seen = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror.lower()
+        text = str(seen)
+        for phrase in ("Connection refused", "Name or service not known", "Connection reset",
+                       "Temporary failure in name resolution", "No route to host", "Remote end closed"):
+            if phrase in text:
+                return phrase.lower()
+        seen = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args and isinstance(seen.args[0], Exception) else None)
+    return "connection failed"
+
+
+def _ssl_reason(exc: Exception) -> str:
+    text = str(exc)
+    for phrase in ("certificate verify failed", "wrong version number", "handshake failure", "unknown ca",
+                   "certificate has expired", "hostname mismatch"):
+        if phrase in text:
+            return phrase
+    return "TLS handshake failed"

@@ -1,0 +1,193 @@
+"""Vault settings from the environment, under argocd-vault-plugin's names.
+
+Argo CD passes an Application's plugin env as `ARGOCD_ENV_<NAME>`; the sidecar's own env has
+plain names. Which one counts depends on what the setting can do:
+
+- SIDECAR_ONLY: where credentials are sent, TLS trust, which file is read as a credential, the
+  path restriction and our own budget. An Application can never set these; its
+  `ARGOCD_ENV_` form is ignored (with a warning naming the variable, never the value).
+- SIDECAR_FIRST: credentials and roles. The sidecar's value wins; the `ARGOCD_ENV_` form is
+  used only when the sidecar leaves the name unset. Paths stay limited to the project prefix.
+- APP_FIRST: AVP_KV_VERSION, a per-Application choice in AVP too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import namedtuple
+from typing import Mapping
+
+from cmp_plugin.problems import Failure, run_problem
+from cmp_plugin.secrets.documents import parse_bool
+
+log = logging.getLogger("cmp_plugin.secrets")
+
+APP_PREFIX = "ARGOCD_ENV_"
+SIDECAR_ONLY = (
+    "VAULT_ADDR", "VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_SKIP_VERIFY",
+    "VAULT_CLIENT_CERT", "VAULT_CLIENT_KEY", "AVP_K8S_TOKEN_PATH", "AVP_PATH_VALIDATION",
+    "CMP_VAULT_TIMEOUT", "CMP_VAULT_CACHE_DIR",
+)
+SIDECAR_FIRST = (
+    "AVP_TYPE", "AVP_AUTH_TYPE", "VAULT_TOKEN", "AVP_K8S_ROLE", "AVP_K8S_MOUNT_PATH", "AVP_MOUNT_PATH",
+    "AVP_ROLE_ID", "AVP_SECRET_ID",
+)
+APP_FIRST = ("AVP_KV_VERSION",)
+
+DEFAULT_TIMEOUT = 30.0
+MAX_TIMEOUT = 55.0  # Argo CD kills the plugin at its 60 s repo-server deadline
+DEFAULT_K8S_MOUNT = "auth/kubernetes"
+DEFAULT_APPROLE_MOUNT = "auth/approle"
+DEFAULT_K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+def setting(env: Mapping[str, str], name: str) -> str:
+    """The effective value of one setting ('' when unset), by the rules above."""
+    plain = env.get(name) or ""
+    app = env.get(APP_PREFIX + name) or ""
+    if name in APP_FIRST:
+        return app or plain
+    if name in SIDECAR_ONLY:
+        if app and app != plain:
+            log.warning("ignoring %s%s: it can only be set in the sidecar's environment", APP_PREFIX, name)
+        return plain
+    return plain or app
+
+
+# What decides which reads happen; needed before any request.
+Rules = namedtuple("Rules", "kv_version path_validation")
+
+_FIELDS = ("addr namespace verify cert auth token k8s_role k8s_mount k8s_token_path role_id secret_id"
+           " approle_mount timeout cache_dir").split()
+_HIDDEN = ("token", "role_id", "secret_id")
+
+
+class VaultConfig:
+    """Connection and auth settings. repr() hides the credentials."""
+
+    __slots__ = tuple(_FIELDS)
+
+    def __init__(self, **values):
+        for name in _FIELDS:
+            setattr(self, name, values[name])
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={'***' if n in _HIDDEN and getattr(self, n) else repr(getattr(self, n))}"
+                          for n in _FIELDS)
+        return f"VaultConfig({shown})"
+
+    def cache_key(self) -> tuple[str, ...]:
+        """Whose token this is: a token never serves another address, namespace or role."""
+        if self.auth == "k8s":
+            who = (self.k8s_mount, self.k8s_role, self.k8s_token_path)
+        else:
+            who = (self.approle_mount, self.role_id)
+        return ("v1", self.addr, self.namespace, self.auth) + who
+
+
+def load_rules(env: Mapping[str, str]) -> Rules:
+    problems = []
+    kv = setting(env, "AVP_KV_VERSION") or "2"
+    if kv not in ("1", "2"):
+        problems.append(run_problem(f"AVP_KV_VERSION: Unsupported kvVersion specified ({kv!r}; use 1 or 2)"))
+    pattern = None
+    text = setting(env, "AVP_PATH_VALIDATION")
+    if text:
+        try:
+            pattern = re.compile(text)
+        except re.error as exc:
+            problems.append(run_problem(f"AVP_PATH_VALIDATION: invalid regular expression: {exc}"))
+    if problems:
+        raise Failure(problems)
+    return Rules(kv, pattern)
+
+
+def _mount(text: str, default: str) -> str:
+    text = (text or default).strip("/")
+    return text if text.startswith("auth/") else "auth/" + text
+
+
+def _cache_dir(env: Mapping[str, str]) -> str:
+    explicit = setting(env, "CMP_VAULT_CACHE_DIR")
+    if explicit:
+        return explicit
+    xdg = env.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "cmp-plugin", "vault")
+    return os.path.join("/tmp", f"cmp-plugin-{os.geteuid()}", "vault")
+
+
+def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
+    """Connection and auth settings; raises Failure naming every bad or missing variable."""
+    problems = []
+    kind = setting(env, "AVP_TYPE") or "vault"
+    if kind != "vault":
+        problems.append(run_problem(f"Must provide a supported Vault Type, received {kind} (only vault is supported)"))
+    addr = setting(env, "VAULT_ADDR").rstrip("/")
+    if not addr:
+        problems.append(run_problem("VAULT_ADDR is not set: the sidecar needs the Vault address"))
+    elif not re.match(r"^https?://[^/?#@\s]+$", addr):
+        problems.append(run_problem("VAULT_ADDR must be http(s)://HOST[:PORT] without a path"))
+
+    skip_text = setting(env, "VAULT_SKIP_VERIFY")
+    skip = parse_bool(skip_text) if skip_text else False
+    if skip is None:
+        problems.append(run_problem("VAULT_SKIP_VERIFY: expected true or false"))
+    verify: bool | str = True
+    if setting(env, "VAULT_CAPATH"):
+        verify = setting(env, "VAULT_CAPATH")
+    if setting(env, "VAULT_CACERT"):
+        verify = setting(env, "VAULT_CACERT")
+    if skip:
+        verify = False
+    cert_file, key_file = setting(env, "VAULT_CLIENT_CERT"), setting(env, "VAULT_CLIENT_KEY")
+    cert = None
+    if cert_file:
+        cert = (cert_file, key_file) if key_file else cert_file  # requests: a path or (cert, key)
+    elif key_file:
+        problems.append(run_problem("VAULT_CLIENT_KEY is set without VAULT_CLIENT_CERT"))
+
+    token = setting(env, "VAULT_TOKEN")
+    auth = setting(env, "AVP_AUTH_TYPE") or ("token" if token else "")
+    role = setting(env, "AVP_K8S_ROLE")
+    role_id, secret_id = setting(env, "AVP_ROLE_ID"), setting(env, "AVP_SECRET_ID")
+    if auth == "token" and not token:
+        problems.append(run_problem("VAULT_TOKEN for token authentication cannot be empty"))
+    elif auth == "k8s" and not role:
+        problems.append(run_problem("AVP_K8S_ROLE cannot be empty when using Kubernetes Auth"))
+    elif auth == "approle" and not (role_id and secret_id):
+        problems.append(run_problem("AVP_ROLE_ID and AVP_SECRET_ID for approle authentication cannot be empty"))
+    elif auth not in ("token", "k8s", "approle"):
+        problems.append(run_problem(
+            f"Must provide a supported Authentication Type, received {auth} (AVP_AUTH_TYPE: token, k8s or approle)"))
+
+    timeout_text = setting(env, "CMP_VAULT_TIMEOUT")
+    timeout = DEFAULT_TIMEOUT
+    if timeout_text:
+        try:
+            timeout = float(timeout_text)
+        except ValueError:
+            timeout = -1.0
+        if not 0 < timeout <= MAX_TIMEOUT:
+            problems.append(run_problem(f"CMP_VAULT_TIMEOUT: expected seconds between 0 and {MAX_TIMEOUT:g}"))
+    if problems:
+        raise Failure(problems)
+    mount = setting(env, "AVP_MOUNT_PATH")
+    return VaultConfig(
+        addr=addr,
+        namespace=setting(env, "VAULT_NAMESPACE").strip("/"),
+        verify=verify,
+        cert=cert,
+        auth=auth,
+        token=token,
+        k8s_role=role,
+        k8s_mount=_mount(setting(env, "AVP_K8S_MOUNT_PATH") or mount, DEFAULT_K8S_MOUNT),
+        k8s_token_path=setting(env, "AVP_K8S_TOKEN_PATH") or DEFAULT_K8S_TOKEN_PATH,
+        role_id=role_id,
+        secret_id=secret_id,
+        approle_mount=_mount(mount, DEFAULT_APPROLE_MOUNT),
+        timeout=timeout,
+        cache_dir=_cache_dir(env),
+    )
