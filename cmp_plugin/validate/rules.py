@@ -74,6 +74,7 @@ def data_problems(loaded: Loaded, project: str) -> list[Problem]:
                 out += _length_problems(loaded, path, naming.app_names(project, name), naming.LIMITS_APP)
             else:
                 out += _length_problems(loaded, path, naming.db_names(project, name), naming.LIMITS_DB)
+    out += _collisions(loaded, project, seen)
     domains: dict[str, tuple] = {}
     for i, app in apps:
         name = _name(app)
@@ -90,3 +91,47 @@ def data_problems(loaded: Loaded, project: str) -> list[Problem]:
                 if len(route) > naming.SUBDOMAIN:
                     out.append(loaded.problem(path, f"derived name {route!r} is {len(route)} characters; Kubernetes allows 253", "name-length"))
     return out
+
+
+# Which kind each derived name is, so two different sources cannot claim one object.
+_PROJECT_KINDS = {"github_secret": "Secret", "registry_secret": "Secret", "ci_service_account": "ServiceAccount",
+                  "ci_role": "Role", "ci_role_binding": "RoleBinding", "eventbus": "EventBus"}
+_APP_KINDS = {"deployment": "Deployment", "service": "Service", "secret": "Secret", "eventsource": "EventSource",
+              "eventsource_service": "Service", "sensor": "Sensor", "workflow_template": "WorkflowTemplate",
+              "webhook_route": "IngressRoute"}
+_DB_KINDS = {"statefulset": "StatefulSet", "service": "Service", "secret": "Secret"}
+
+
+def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[Problem]:
+    """Derived names that two sources would both produce (app 'a' with domain 'b-c.example'
+    and app 'a-b' with domain 'c.example' give one route name), reported at the later source."""
+    claims: dict[tuple[str, str], tuple] = {}
+    out = []
+
+    def claim(kind: str, name: str, path: tuple) -> None:
+        first = claims.setdefault((kind, name), path)
+        if first != path:
+            where = "the project itself" if first == () else f"line {loaded.place(first)[0]}"
+            out.append(loaded.problem(path, f"derived {kind} name {name!r} is already derived from {where}; rename to avoid the clash", "name-collision"))
+
+    if project_problems_free(project):
+        for key, kind in _PROJECT_KINDS.items():
+            claim(kind, naming.project_names(project)[key], ())
+    for name, path in names.items():
+        kind_of_item, index = path[0], path[1]
+        if kind_of_item == "applications":
+            derived = naming.app_names(project, name)
+            for key, kind in _APP_KINDS.items():
+                claim(kind, derived[key], path)
+            app = loaded.value["applications"][index]
+            for j, domain in enumerate(app.get("domains") or [] if isinstance(app.get("domains"), list) else []):
+                if isinstance(domain, str):
+                    claim("IngressRoute", naming.route_name(project, name, domain), ("applications", index, "domains", j))
+        else:
+            for key, kind in _DB_KINDS.items():
+                claim(kind, naming.db_names(project, name)[key], path)
+    return out
+
+
+def project_problems_free(project: str) -> bool:
+    return bool(project) and naming.is_label(project)
