@@ -40,8 +40,10 @@ def _references(doc: dict):
             yield "Secret", value.get("name"), value.get("key"), where
         elif key == "secretRef" and isinstance(value, dict):
             yield "Secret", value.get("name"), None, where
-        elif key == "secretName" and isinstance(value, str):
-            yield "Secret", value, None, where
+        elif key == "secret" and isinstance(value, dict) and "secretName" in value:  # a secret volume
+            yield "Secret", value["secretName"], None, where
+            for item in value.get("items") or []:
+                yield "Secret", value["secretName"], item.get("key"), where
         elif key == "imagePullSecrets" and isinstance(value, list):
             for item in value:
                 yield "Secret", item.get("name"), None, where
@@ -130,6 +132,7 @@ def _placeholder_problems(docs: list[dict], vault_prefix: str, resolved: bool) -
                 out.append(run_problem(f"check: {label} {where}: Vault placeholders are only allowed in Secret objects", "placeholder-scope"))
             for match in PLACEHOLDER.finditer(value):
                 vault_path = match.group(1).strip()
-                if not vault_path.startswith(vault_prefix + "/"):
+                parts = vault_path.split("/")
+                if not vault_path.startswith(vault_prefix + "/") or ".." in parts or "" in parts or "." in parts:
                     out.append(run_problem(f"check: {label} {where}: Vault path {vault_path!r} is outside the project's prefix {vault_prefix!r}/", "placeholder-scope"))
     return out

@@ -84,10 +84,10 @@ def load_bytes(data: bytes, file: str) -> Loaded:
             out.problems.append(Problem(file, mark.line + 1, mark.column + 1, "",
                                         "expected one YAML document, found more", "syntax"))
         else:
-            out.problems.append(_yaml_problem(exc, file))
+            out.problems.append(_yaml_problem(exc, file, text))
         return out
     except yaml.YAMLError as exc:
-        out.problems.append(_yaml_problem(exc, file))
+        out.problems.append(_yaml_problem(exc, file, text))
         return out
     finally:
         loader.dispose()
@@ -102,13 +102,19 @@ def load_bytes(data: bytes, file: str) -> Loaded:
     return out
 
 
-def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
+def _yaml_problem(exc: yaml.YAMLError, file: str, text: str = "") -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character; the C reader gives no mark
+        pos = exc.position
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return Problem(file, line, col, "", f"YAML syntax: control character U+{code:04X} is not allowed", "syntax")
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     text = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{context}, {text}" if context else text
-    return Problem(file, line, col, "", f"YAML syntax: {message}", "syntax")
+    return Problem(file, line, col, "", f"YAML syntax: {' '.join(message.split())}", "syntax")
 
 
 def _mark(node) -> tuple[int, int]:
@@ -127,8 +133,9 @@ def _build(node, path: Path, out: Loaded, loader, budget: list, depth: int):
             return node.value
         try:
             return loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            out.problems.append(Problem(out.file, *_mark(node), format_path(path), f"YAML: {getattr(exc, 'problem', exc)}", "syntax"))
+        except (yaml.YAMLError, ValueError, KeyError, TypeError) as exc:  # e.g. `!!int abc`
+            reason = getattr(exc, "problem", None) or f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}"
+            out.problems.append(Problem(out.file, *_mark(node), format_path(path), f"YAML: {reason}", "syntax"))
             return None
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, path + (i,), out, loader, budget, depth + 1) for i, item in enumerate(node.value)]

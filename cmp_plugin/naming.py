@@ -80,4 +80,4 @@ _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def is_label(name: str) -> bool:
-    return len(name) <= LABEL and bool(_LABEL_RE.match(name))
+    return len(name) <= LABEL and bool(_LABEL_RE.fullmatch(name))

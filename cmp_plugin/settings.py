@@ -31,7 +31,8 @@ FIELDS: tuple[Field, ...] = (
           r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$"),
     Field("registry_host_aliases", "CMP_REGISTRY_HOST_ALIASES", [], "list",
           "Optional `IP=HOST` pairs added as hostAliases to build pods (for a registry on a LAN address).",
-          r"^[0-9a-fA-F:.]+=" + _HOST + "$"),
+          r"^(?:(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})="
+          + _HOST + "$"),
     Field("webhook_host", "CMP_WEBHOOK_HOST", "webhook.example.com", "str",
           "Public host that GitHub sends push webhooks to; each app gets the path `/<project>-<app>`.",
           rf"^{_HOST}$"),

@@ -34,6 +34,17 @@ _PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _REGEX_META = re.compile(r"([\\.^$|?*+()\[\]{}-])")
 
 
+# Escaped after json.dumps: anything outside printable ASCII (YAML's \\u takes a code point, so
+# characters beyond U+FFFF need \\U, not JSON's surrogate pairs), "'" which ends single quotes,
+# and "#" which starts a comment in plain scalars.
+_ESCAPE = re.compile(r"[^\x20-\x7e]|['#]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 class UnsafeValue(ValueError):
     pass
 
@@ -45,22 +56,22 @@ def yaml_scalar(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        # ensure_ascii and an escaped "'" leave no character that ends any YAML quoting context
-        return json.dumps(value, ensure_ascii=True).replace("'", "\\u0027")
+        # no character of the result can end any YAML quoting context or start a comment
+        return _ESCAPE.sub(_escape, json.dumps(value, ensure_ascii=False))
     if value is None:
         return "null"
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, ensure_ascii=True, sort_keys=True).replace("'", "\\u0027")
+        return _ESCAPE.sub(_escape, json.dumps(value, ensure_ascii=False, sort_keys=True))
     raise UnsafeValue(f"template emitted a {type(value).__name__}; only str, int, bool, list and dict are allowed")
 
 
 def host_rule(domain: str, path: str | None = None) -> str:
     """A Traefik match rule for a validated host (and path): backticks can never be injected."""
-    if not isinstance(domain, str) or not _HOST.match(domain):
+    if not isinstance(domain, str) or not _HOST.fullmatch(domain):
         raise UnsafeValue(f"not a hostname: {domain!r}")
     rule = f"Host(`{domain}`)"
     if path is not None:
-        if not _PATH.match(path):
+        if not _PATH.fullmatch(path):
             raise UnsafeValue(f"not a URL path: {path!r}")
         rule += f" && Path(`{path}`)"
     return rule

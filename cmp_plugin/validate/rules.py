@@ -7,6 +7,7 @@ reports every problem.
 from __future__ import annotations
 
 import fnmatch
+import re
 
 from cmp_plugin import naming
 from cmp_plugin.load import Loaded
@@ -50,9 +51,27 @@ def _length_problems(loaded: Loaded, path: tuple, names: dict, limits: dict) -> 
     return out
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _control_characters(loaded: Loaded, value, path: tuple = ()) -> list[Problem]:
+    """No string in a project file holds a line break or control character: a schema pattern's
+    `$` matches before a final newline, so this closes that gap for every field at once."""
+    if isinstance(value, str):
+        match = _CONTROL.search(value)
+        return [loaded.problem(path, f"control character {match.group()!r} is not allowed", "control-character")] if match else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    out = []
+    for key, item in items:
+        if isinstance(key, str) and _CONTROL.search(key):
+            out.append(loaded.problem(path + (key,), "control characters are not allowed in keys", "control-character", key=True))
+        out += _control_characters(loaded, item, path + (key,))
+    return out
+
+
 def data_problems(loaded: Loaded, project: str) -> list[Problem]:
     value = loaded.value
-    out: list[Problem] = []
+    out: list[Problem] = _control_characters(loaded, value)
     apps, dbs = _items(value, "applications"), _items(value, "databases")
     if isinstance(value, dict) and not any(value.get(k) for k in ("applications", "databases")):
         out.append(Problem(loaded.file, 1, 1, "", "the project defines no applications and no databases; "

@@ -1,0 +1,535 @@
+"""Shared helpers of the render tests: paths, object validators, an independent integrity checker
+and project-file builders.
+
+Nothing here comes from cmp_plugin except the entry points under test: the integrity checker is
+written from the Kubernetes / Argo / Traefik semantics, not from cmp_plugin.check.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+SCHEMAS = SHARED / "schemas"
+EXAMPLES = REPO / "examples" / "projects"
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
+SEED_CHART = SHARED / "reference" / "seed-chart"
+SEED_RENDER = SHARED / "tools" / "seed-render"
+
+HASH_A = "3f786850e387550fdab836ed7e6dc881de23001b"
+HASH_B = "89e6c98d92887913cadf06b2adb97f26cde4849b"
+
+# Settings variants (environment of the sidecar): every branch the templates take on settings.
+SETTINGS_VARIANTS: dict[str, dict[str, str]] = {
+    "defaults": {},
+    "traefik-v2": {"CMP_TRAEFIK_API_VERSION": "traefik.containo.us/v1alpha1"},
+    "push-latest": {"CMP_PUSH_LATEST": "true"},
+    "host-aliases": {"CMP_REGISTRY_HOST_ALIASES": "192.168.0.200=harbor.injunweb.com,fd00::10=registry.lan",
+                     "CMP_REGISTRY": "harbor.injunweb.com:8443", "CMP_REGISTRY_PROJECT": "team/images"},
+    "cert-resolver": {"CMP_INGRESS_CERT_RESOLVER": "letsencrypt", "CMP_INGRESS_ENTRY_POINTS": "web,websecure"},
+    "no-tls": {"CMP_INGRESS_TLS": "false", "CMP_INGRESS_ENTRY_POINTS": "web"},
+    "everything": {"CMP_TRAEFIK_API_VERSION": "traefik.containo.us/v1alpha1", "CMP_PUSH_LATEST": "1",
+                   "CMP_REGISTRY_HOST_ALIASES": "10.0.0.5=registry.internal", "CMP_INGRESS_CERT_RESOLVER": "le",
+                   "CMP_EVENTBUS_REPLICAS": "5", "CMP_VAULT_PREFIX": "secret/data/teams/{project}",
+                   "CMP_WEBHOOK_HOST": "hooks.ci.example.org", "CMP_GITOPS_REPO": "acme/gitops"},
+}
+
+
+def require_shared() -> Path:
+    """The shared directory next to the repository; skip (never fail) where it is not checked out."""
+    if not SCHEMAS.is_dir():
+        pytest.skip(f"shared reference data not found at {SHARED} (expected next to the repository)")
+    return SHARED
+
+
+def settings_for(env: dict[str, str]):
+    from cmp_plugin.settings import load_settings
+
+    return load_settings(env=dict(env))
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def docs_of(text: str) -> list[dict]:
+    """The objects of a multi-document YAML stream (YAML safe loader, C parser when available)."""
+    return [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
+
+
+# --------------------------------------------------------------------------- project files
+
+
+def app(name: str, *, owner: str = "acme", repo: str | None = None, branch: str = "main", hash: str | None = HASH_A,
+        port: int = 8080, domains=(), secrets=(), build: dict | None = None, **git_extra) -> dict:
+    out = {"name": name, "git": {"owner": owner, "repo": repo or name, "branch": branch, "hash": hash, **git_extra},
+           "port": port}
+    if domains:
+        out["domains"] = list(domains)
+    if secrets:
+        out["secrets"] = list(secrets)
+    if build is not None:
+        out["build"] = build
+    return out
+
+
+def db(name: str, type: str, *, version: str = "1", port: int | None = None, size: str = "1Gi") -> dict:
+    default = {"mysql": 3306, "postgres": 5432, "redis": 6379, "mongodb": 27017}[type]
+    return {"name": name, "type": type, "version": version, "port": port or default, "size": size}
+
+
+def project_text(apps=(), dbs=()) -> str:
+    data = {}
+    if apps:
+        data["applications"] = list(apps)
+    if dbs:
+        data["databases"] = list(dbs)
+    return yaml.safe_dump(data, sort_keys=False, width=1_000_000, allow_unicode=False)
+
+
+def write_project(directory: Path, name: str, text: str | bytes) -> Path:
+    path = Path(directory) / f"{name}.yaml"
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+# Every optional field the schema has, every database type, default and custom ports.
+FULL_PROJECT = project_text(
+    apps=[
+        app("web", owner="Acme-Org", repo="web.site_v2", branch="feature/x.y_z-1", hash=HASH_A, port=3000,
+            domains=["shop.acme.example", "www.shop.acme.example", "localhost"], secrets=["API_KEY", "_private", "db_url"],
+            build={"context": "services/web", "dockerfile": "docker/Dockerfile.prod",
+                   "args": {"NODE_ENV": "production", "QUOTE": "it's \"quoted\"", "EMPTY": ""}},
+            type="github", pushedAt="2026-01-31T12:00:00.123Z"),
+        app("api", hash=HASH_B, port=65535, domains=["api.acme.example"], build={}),
+        app("worker", hash="", port=1),
+        app("cron", hash=None, port=9000, secrets=["TOKEN"], domains=["cron.acme.example"]),
+    ],
+    dbs=[
+        db("orders", "mysql", version="8.4"), db("legacy", "mysql", version="5.7", port=3307),
+        db("catalog", "postgres", version="17", port=5433), db("reports", "postgres", version="16-alpine", size="1.5Ti"),
+        db("cache", "redis", version="7.4", size="512Mi"), db("queue", "redis", version="7.4", port=6380),
+        db("events", "mongodb", version="8.0", size="50G"), db("audit", "mongodb", version="7.0", port=27018),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- schema validation
+
+UPSTREAM_GROUPS = ("argoproj.io", "traefik.io", "traefik.containo.us")
+CORE_KINDS = {
+    ("v1", "Secret"), ("v1", "Service"), ("v1", "ServiceAccount"),
+    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
+}
+ROOT_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"]
+
+
+@functools.lru_cache(maxsize=None)
+def upstream_validator(group: str, kind: str, version: str):
+    """Draft 7 validator of one upstream schema file, root made strict (README: propertyNames)."""
+    from jsonschema import Draft7Validator
+
+    path = SCHEMAS / group / f"{kind.lower()}_{version}.json"
+    if not path.is_file():
+        raise AssertionError(f"no upstream schema for {group}/{version} {kind} ({path}); every kind must be covered")
+    schema = json.loads(path.read_text("utf-8"))
+    schema["propertyNames"] = {"enum": ROOT_KEYS}
+    return Draft7Validator(schema)
+
+
+def _format_errors(errors, prefix: str = "") -> list[str]:
+    return [f"{prefix}{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}"
+            for e in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))]
+
+
+def upstream_errors(doc: dict) -> list[str]:
+    group, _, version = doc["apiVersion"].rpartition("/")
+    out = _format_errors(upstream_validator(group, doc["kind"], version).iter_errors(doc))
+    if doc["kind"] == "Sensor":  # the trigger's Workflow is free-form in the Sensor schema
+        for i, trigger in enumerate(doc.get("spec", {}).get("triggers", [])):
+            resource = trigger.get("template", {}).get("k8s", {}).get("source", {}).get("resource")
+            if resource is None:
+                continue
+            if resource.get("apiVersion") != "argoproj.io/v1alpha1" or resource.get("kind") != "Workflow":
+                out.append(f"spec/triggers/{i}: embedded resource is not an argoproj.io/v1alpha1 Workflow")
+                continue
+            out += _format_errors(upstream_validator("argoproj.io", "Workflow", "v1alpha1").iter_errors(resource),
+                                  f"spec/triggers/{i}/template/k8s/source/resource/")
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _kubernetes_validate():
+    """kubernetes_validate, its utils module, and its schema loader memoised (it re-reads the
+    schema files, _definitions.json included, on every call otherwise)."""
+    import kubernetes_validate
+    import kubernetes_validate.utils as kv_utils
+
+    return kubernetes_validate, kv_utils, functools.lru_cache(maxsize=None)(kv_utils.schema_contents)
+
+
+@functools.lru_cache(maxsize=1)
+def k8s_version() -> str:
+    """The newest Kubernetes version kubernetes-validate ships (at least 1.30)."""
+    kv, _, _ = _kubernetes_validate()
+    version = kv.latest_version()
+    major, minor = (int(p) for p in version.split(".")[:2])
+    assert (major, minor) >= (1, 30), f"kubernetes-validate ships only {version}; need >= 1.30"
+    return version
+
+
+def k8s_errors(doc: dict) -> list[str]:
+    """kubernetes-validate's own validate(), strict mode, newest Kubernetes version it ships."""
+    kv, kv_utils, cached = _kubernetes_validate()
+    with mock.patch.object(kv_utils, "schema_contents", cached):
+        try:
+            kv.validate(doc, k8s_version(), strict=True)
+        except kv.ValidationError as exc:
+            return [f"{'/'.join(map(str, exc.path)) or '<root>'}: {exc.message[:300]}"]
+        except kv.SchemaNotFoundError as exc:
+            raise AssertionError(f"kubernetes-validate has no schema: {exc.message}") from None
+    return []
+
+
+def object_errors(doc: dict) -> list[str]:
+    """Errors of one rendered object against the schema that covers its kind; unknown kinds fail."""
+    api, kind = doc.get("apiVersion", ""), doc.get("kind", "")
+    group = api.rpartition("/")[0]
+    if group in UPSTREAM_GROUPS:
+        return upstream_errors(doc)
+    if (api, kind) in CORE_KINDS:
+        return k8s_errors(doc)
+    raise AssertionError(f"{api} {kind} is covered by neither the upstream schemas nor kubernetes-validate")
+
+
+def all_object_errors(docs: list[dict]) -> list[str]:
+    out = []
+    for doc in docs:
+        label = f"{doc.get('kind')} {doc.get('metadata', {}).get('name')!r}"
+        out += [f"{label}: {e}" for e in object_errors(doc)]
+    return out
+
+
+# --------------------------------------------------------------------------- names
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# Kinds whose name becomes a DNS label (Service) or a label value / Service name in a controller.
+LABEL_NAMED = {"Service", "EventBus", "EventSource", "Sensor"}
+
+
+def name_problems(doc: dict) -> list[str]:
+    meta, kind = doc["metadata"], doc["kind"]
+    name, out = meta.get("name", ""), []
+    if not (DNS_SUBDOMAIN.fullmatch(name) and len(name) <= 253):
+        out.append(f"{kind} name {name!r} is not an RFC 1123 subdomain")
+    if kind in LABEL_NAMED and not (DNS_LABEL.fullmatch(name) and len(name) <= 63):
+        out.append(f"{kind} name {name!r} is not an RFC 1123 label")
+    if kind == "StatefulSet" and len(name) > 52:
+        out.append(f"StatefulSet name {name!r} leaves no room for the controller-revision-hash label")
+    ns = meta.get("namespace", "")
+    if not (DNS_LABEL.fullmatch(ns) and len(ns) <= 63):
+        out.append(f"{kind} {name!r} namespace {ns!r} is not an RFC 1123 label")
+    for key, value in (meta.get("labels") or {}).items():
+        if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.fullmatch(value):
+            out.append(f"{kind} {name!r} label {key}={value!r} is not a valid label value")
+    if kind == "Secret":
+        for key in list(doc.get("stringData") or {}) + list(doc.get("data") or {}):
+            if not re.fullmatch(r"[-._a-zA-Z0-9]+", key) or len(key) > 253:
+                out.append(f"Secret {name!r} key {key!r} is not a valid Secret key")
+    spec = doc.get("spec") or {}
+    if kind in ("Deployment", "StatefulSet"):
+        pod = spec["template"]["spec"]
+        selectors = [spec["selector"]["matchLabels"], spec["template"]["metadata"].get("labels") or {}]
+        names = [c["name"] for c in pod["containers"]] + [v["name"] for v in pod.get("volumes") or []]
+        names += [t["metadata"]["name"] for t in spec.get("volumeClaimTemplates") or []]
+        names += [p["name"] for c in pod["containers"] for p in c.get("ports") or [] if "name" in p]
+    elif kind == "Service":
+        selectors, names = [spec.get("selector") or {}], [p["name"] for p in spec["ports"] if "name" in p]
+    else:
+        selectors, names = [], []
+    for selector in selectors:
+        for key, value in selector.items():
+            if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.fullmatch(value):
+                out.append(f"{kind} {name!r} selector/label {key}={value!r} is not a valid label value")
+    for sub in names:
+        if not (isinstance(sub, str) and DNS_LABEL.fullmatch(sub) and len(sub) <= 63):
+            out.append(f"{kind} {name!r} inner name {sub!r} is not an RFC 1123 label")
+    return out
+
+
+# --------------------------------------------------------------------------- integrity (independent checker)
+
+ARGO_EVENTS_SERVICE_SUFFIX = "-eventsource-svc"  # Argo Events: Service "<eventsource>-eventsource-svc"
+
+
+def integrity_problems(docs: list[dict]) -> list[str]:
+    """Referential integrity of one project's output, from what each controller will look up."""
+    out: list[str] = []
+    index: dict[tuple[str, str], dict] = {}
+    namespaces = set()
+    for doc in docs:
+        meta = doc.get("metadata") or {}
+        key = (doc.get("kind"), meta.get("name"))
+        if not key[0] or not key[1]:
+            out.append(f"object without kind or metadata.name: {str(doc)[:80]}")
+            continue
+        if key in index:
+            out.append(f"{key[0]} {key[1]!r} defined twice")
+        index[key] = doc
+        namespaces.add(meta.get("namespace"))
+    if len(namespaces) > 1:
+        out.append(f"objects in several namespaces: {sorted(map(str, namespaces))}")
+    if out:
+        return out
+
+    def of(kind):
+        return [d for (k, _), d in index.items() if k == kind]
+
+    # Services, including the one Argo Events creates for each EventSource with a service block.
+    services: dict[str, dict] = {}
+    for svc in of("Service"):
+        services[svc["metadata"]["name"]] = {"ports": {p["port"] for p in svc["spec"]["ports"]}, "doc": svc}
+    for es in of("EventSource"):
+        if es["spec"].get("service"):
+            implicit = es["metadata"]["name"] + ARGO_EVENTS_SERVICE_SUFFIX
+            if implicit in services:
+                out.append(f"Service {implicit!r} is also the Service Argo Events creates for EventSource "
+                           f"{es['metadata']['name']!r}")
+            services[implicit] = {"ports": {p["port"] for p in es["spec"]["service"]["ports"]}, "doc": es}
+
+    def need(kind, name, where):
+        if (kind, name) not in index:
+            out.append(f"{where}: refers to {kind} {name!r}, which is not defined")
+            return None
+        return index[(kind, name)]
+
+    def need_key(secret_name, key, where):
+        secret = need("Secret", secret_name, where)
+        if secret is not None:
+            keys = set(secret.get("data") or {}) | set(secret.get("stringData") or {})
+            if key not in keys:
+                out.append(f"{where}: refers to key {key!r} of Secret {secret_name!r}, which has keys {sorted(keys)}")
+
+    def containers_refs(containers, where, volume_names):
+        for c in containers:
+            cw = f"{where} container {c.get('name')!r}"
+            for env in c.get("env") or []:
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    if ref.get("optional"):
+                        out.append(f"{cw}: optional secretKeyRef {ref} hides a missing Secret")
+                    need_key(ref["name"], ref["key"], f"{cw} env {env['name']}")
+            for env_from in c.get("envFrom") or []:
+                ref = env_from.get("secretRef")
+                if ref:
+                    need("Secret", ref["name"], f"{cw} envFrom")
+            for mount in c.get("volumeMounts") or []:
+                if mount["name"] not in volume_names:
+                    out.append(f"{cw}: volumeMount {mount['name']!r} has no volume")
+
+    def volumes_refs(volumes, where):
+        for vol in volumes or []:
+            secret = vol.get("secret")
+            if secret:
+                for item in secret.get("items") or []:
+                    need_key(secret["secretName"], item["key"], f"{where} volume {vol['name']!r}")
+                if not secret.get("items"):
+                    need("Secret", secret["secretName"], f"{where} volume {vol['name']!r}")
+
+    def pod_refs(doc):
+        where = f"{doc['kind']} {doc['metadata']['name']!r}"
+        spec = doc["spec"]
+        pod = spec["template"]["spec"]
+        labels = spec["template"]["metadata"]["labels"]
+        for k, v in spec["selector"]["matchLabels"].items():
+            if labels.get(k) != v:
+                out.append(f"{where}: selector {k}={v} does not select its own pod template")
+        vols = {v["name"] for v in pod.get("volumes") or []}
+        vols |= {t["metadata"]["name"] for t in spec.get("volumeClaimTemplates") or []}
+        containers_refs(pod["containers"], where, vols)
+        volumes_refs(pod.get("volumes"), where)
+        for ips in pod.get("imagePullSecrets") or []:
+            need("Secret", ips["name"], f"{where} imagePullSecrets")
+        if pod.get("serviceAccountName"):
+            need("ServiceAccount", pod["serviceAccountName"], where)
+
+    workloads = of("Deployment") + of("StatefulSet")
+    for w in workloads:
+        pod_refs(w)
+
+    def pods_selected_by(selector):
+        return [w for w in workloads
+                if selector and all(w["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in selector.items())]
+
+    for svc in of("Service"):
+        where = f"Service {svc['metadata']['name']!r}"
+        selected = pods_selected_by(svc["spec"].get("selector"))
+        if len(selected) != 1:
+            out.append(f"{where}: selects {len(selected)} workloads, expected exactly 1")
+            continue
+        container_ports = {p["containerPort"] for c in selected[0]["spec"]["template"]["spec"]["containers"]
+                           for p in c.get("ports") or []}
+        for port in svc["spec"]["ports"]:
+            if port.get("targetPort", port["port"]) not in container_ports:
+                out.append(f"{where}: targetPort {port.get('targetPort')} is not a containerPort of "
+                           f"{selected[0]['metadata']['name']!r} {sorted(container_ports)}")
+
+    for sts in of("StatefulSet"):
+        where = f"StatefulSet {sts['metadata']['name']!r}"
+        svc = need("Service", sts["spec"]["serviceName"], f"{where} serviceName")
+        if svc is not None:
+            if svc["spec"].get("clusterIP") != "None":
+                out.append(f"{where}: governing Service {svc['metadata']['name']!r} is not headless")
+            if pods_selected_by(svc["spec"].get("selector")) != [sts]:
+                out.append(f"{where}: governing Service does not select this StatefulSet's pods")
+
+    for route in of("IngressRoute"):
+        where = f"IngressRoute {route['metadata']['name']!r}"
+        for r in route["spec"]["routes"]:
+            for s in r["services"]:
+                if s.get("kind", "Service") != "Service":
+                    continue
+                target = services.get(s["name"])
+                if target is None:
+                    out.append(f"{where}: refers to Service {s['name']!r}, which is not defined")
+                elif s["port"] not in target["ports"]:
+                    out.append(f"{where}: port {s['port']} is not a port of Service {s['name']!r} {sorted(target['ports'])}")
+
+    for es in of("EventSource"):
+        where = f"EventSource {es['metadata']['name']!r}"
+        spec = es["spec"]
+        need("EventBus", spec.get("eventBusName", "default"), where)
+        if (spec.get("template") or {}).get("serviceAccountName"):
+            need("ServiceAccount", spec["template"]["serviceAccountName"], where)
+        for event, gh in (spec.get("github") or {}).items():
+            for field in ("apiToken", "webhookSecret"):
+                if gh.get(field):
+                    need_key(gh[field]["name"], gh[field]["key"], f"{where} github.{event}.{field}")
+            port = int(gh["webhook"]["port"])
+            if port not in {p.get("targetPort", p["port"]) for p in spec["service"]["ports"]}:
+                out.append(f"{where}: webhook port {port} is not exposed by its Service")
+
+    for sensor in of("Sensor"):
+        where = f"Sensor {sensor['metadata']['name']!r}"
+        spec = sensor["spec"]
+        need("EventBus", spec.get("eventBusName", "default"), where)
+        if (spec.get("template") or {}).get("serviceAccountName"):
+            need("ServiceAccount", spec["template"]["serviceAccountName"], where)
+        dep_names = set()
+        for dep in spec["dependencies"]:
+            dep_names.add(dep["name"])
+            es = need("EventSource", dep["eventSourceName"], f"{where} dependency {dep['name']!r}")
+            if es is not None:
+                events = {name for section in es["spec"].values() if isinstance(section, dict) for name in section
+                          if isinstance(section[name], dict)} - {"template", "service"}
+                if dep["eventName"] not in events:
+                    out.append(f"{where}: event {dep['eventName']!r} is not defined by EventSource {dep['eventSourceName']!r}")
+        for trigger in spec["triggers"]:
+            k8s = trigger["template"].get("k8s")
+            if not k8s:
+                continue
+            resource = k8s["source"]["resource"]
+            if resource["metadata"].get("namespace", sensor["metadata"]["namespace"]) != sensor["metadata"]["namespace"]:
+                out.append(f"{where}: trigger creates a Workflow in another namespace")
+            ref = (resource.get("spec") or {}).get("workflowTemplateRef")
+            if ref:
+                wt = need("WorkflowTemplate", ref["name"], f"{where} trigger")
+                if wt is not None:
+                    declared = [p["name"] for p in wt["spec"].get("arguments", {}).get("parameters", [])]
+                    passed = [p["name"] for p in resource["spec"].get("arguments", {}).get("parameters", [])]
+                    if sorted(declared) != sorted(passed):
+                        out.append(f"{where}: passes parameters {passed}, template declares {declared}")
+            for param in k8s.get("parameters") or []:
+                if param["src"]["dependencyName"] not in dep_names:
+                    out.append(f"{where}: parameter from unknown dependency {param['src']['dependencyName']!r}")
+                m = re.fullmatch(r"spec\.arguments\.parameters\.(\d+)\.value", param["dest"])
+                if not m or int(m.group(1)) >= len(resource["spec"]["arguments"]["parameters"]):
+                    out.append(f"{where}: parameter dest {param['dest']!r} points at no Workflow argument")
+
+    for wt in of("WorkflowTemplate"):
+        where = f"WorkflowTemplate {wt['metadata']['name']!r}"
+        spec = wt["spec"]
+        if spec.get("serviceAccountName"):
+            need("ServiceAccount", spec["serviceAccountName"], where)
+        volumes_refs(spec.get("volumes"), where)
+        names = {t["name"] for t in spec["templates"]}
+        for entry in ("entrypoint", "onExit"):
+            if spec.get(entry) and spec[entry] not in names:
+                out.append(f"{where}: {entry} {spec[entry]!r} is not a template")
+        vols = {v["name"] for v in spec.get("volumes") or []}
+        for t in spec["templates"]:
+            tw = f"{where} template {t['name']!r}"
+            calls = [task["template"] for task in (t.get("dag") or {}).get("tasks", [])]
+            calls += [step["template"] for group in t.get("steps") or [] for step in group]
+            for call in calls:
+                if call not in names:
+                    out.append(f"{tw}: calls undefined template {call!r}")
+            if t.get("container"):
+                containers_refs([{"name": t["name"], **t["container"]}], tw, vols)
+
+    for rb in of("RoleBinding"):
+        where = f"RoleBinding {rb['metadata']['name']!r}"
+        need(rb["roleRef"]["kind"], rb["roleRef"]["name"], where)
+        for subject in rb.get("subjects") or []:
+            if subject["kind"] == "ServiceAccount":
+                need("ServiceAccount", subject["name"], where)
+
+    # the Sensor's identity must be allowed to create the Workflow it triggers
+    for sensor in of("Sensor"):
+        sa = (sensor["spec"].get("template") or {}).get("serviceAccountName")
+        if sa and not _may(index, sa, "argoproj.io", "workflows", "create"):
+            out.append(f"Sensor {sensor['metadata']['name']!r}: ServiceAccount {sa!r} may not create workflows")
+
+    # Deployments pull exactly what the build pushes
+    pushed = set()
+    for wt in of("WorkflowTemplate"):
+        for t in wt["spec"]["templates"]:
+            for arg in (t.get("container") or {}).get("args") or []:
+                if isinstance(arg, str) and arg.startswith("--destination=") and arg.endswith(":{{inputs.parameters.sha}}"):
+                    pushed.add(arg[len("--destination="):].rsplit(":", 1)[0])
+    for dep in of("Deployment"):
+        for c in dep["spec"]["template"]["spec"]["containers"]:
+            repo_, _, tag = c["image"].rpartition(":")
+            if repo_ not in pushed or not re.fullmatch(r"[0-9a-f]{40}", tag):
+                out.append(f"Deployment {dep['metadata']['name']!r}: image {c['image']!r} is not one a build pushes")
+    return out
+
+
+def _may(index, service_account: str, group: str, resource: str, verb: str) -> bool:
+    for (kind, _), rb in index.items():
+        if kind != "RoleBinding":
+            continue
+        if not any(s["kind"] == "ServiceAccount" and s["name"] == service_account for s in rb.get("subjects") or []):
+            continue
+        role = index.get((rb["roleRef"]["kind"], rb["roleRef"]["name"]))
+        for rule in (role or {}).get("rules") or []:
+            if group in rule.get("apiGroups", []) and resource in rule.get("resources", []) and verb in rule.get("verbs", []):
+                return True
+    return False
+
+
+def cmp_render_argv() -> list[str]:
+    """The installed console script when on PATH, else the module (same entry point)."""
+    import shutil
+    import sys
+
+    exe = shutil.which("cmp-render")
+    return [exe] if exe else [sys.executable, "-m", "cmp_plugin"]
+
+
+def clean_env(**extra) -> dict:
+    """The test process's environment without platform settings or Vault variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CMP_", "VAULT_", "AVP_", "ARGOCD_"))}
+    env.update(extra)
+    return env
