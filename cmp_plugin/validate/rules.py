@@ -133,7 +133,7 @@ def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[P
             where = "the project itself" if first == () else f"line {loaded.place(first)[0]}"
             out.append(loaded.problem(path, f"derived {kind} name {name!r} is already derived from {where}; rename to avoid the clash", "name-collision"))
 
-    if project_problems_free(project):
+    if naming.is_label(project):  # otherwise project_problems has already refused the name
         for key, kind in _PROJECT_KINDS.items():
             claim(kind, naming.project_names(project)[key], ())
     for name, path in names.items():
@@ -150,7 +150,3 @@ def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[P
             for key, kind in _DB_KINDS.items():
                 claim(kind, naming.db_names(project, name)[key], path)
     return out
-
-
-def project_problems_free(project: str) -> bool:
-    return bool(project) and naming.is_label(project)

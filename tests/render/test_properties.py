@@ -383,10 +383,9 @@ MUTATIONS = {
     "duplicate-name": _duplicate, "wrong-type": _wrong_type, "yaml-garbage": _text_mutation("garbage"),
     "invalid-utf8": _text_mutation("not-utf8"), "random-binary": _text_mutation("random-binary"),
     "empty-or-not-a-project": _text_mutation("empty"),
+    "explicit-yaml-tag": _text_mutation("tag"), "trailing-newline": _trailing_newline,
+    "control-characters": _text_mutation("control"),
 }
-# Real renderer bugs, reported to the lead (see the report); kept as their own properties.
-BUG_MUTATIONS = {"explicit-yaml-tag": _text_mutation("tag"), "trailing-newline": _trailing_newline,
-                 "control-characters": _text_mutation("control")}
 
 
 def _invalid(mutation):
@@ -421,14 +420,6 @@ def _assert_clean_failure(project: str, content: bytes):
 @given(data=st.data())
 def test_invalid_projects_fail_cleanly(mutation, data):
     project, mutated = data.draw(_invalid(MUTATIONS[mutation]))
-    _assert_clean_failure(project, _content(mutated))
-
-
-@pytest.mark.parametrize("mutation", list(BUG_MUTATIONS))
-@examples(12)
-@given(data=st.data())
-def test_invalid_projects_fail_cleanly_known_gaps(mutation, data):
-    project, mutated = data.draw(_invalid(BUG_MUTATIONS[mutation]))
     _assert_clean_failure(project, _content(mutated))
 
 
