@@ -44,6 +44,10 @@ def _references(doc: dict):
             yield "Secret", value["secretName"], None, where
             for item in value.get("items") or []:
                 yield "Secret", value["secretName"], item.get("key"), where
+        elif key == "configMap" and isinstance(value, dict) and "name" in value:  # a ConfigMap volume
+            yield "ConfigMap", value["name"], None, where
+        elif key == "persistentVolumeClaim" and isinstance(value, dict):
+            yield "PersistentVolumeClaim", value.get("claimName"), None, where
         elif key == "imagePullSecrets" and isinstance(value, list):
             for item in value:
                 yield "Secret", item.get("name"), None, where
@@ -57,6 +61,9 @@ def _references(doc: dict):
             yield "EventSource", value, None, where
         elif key == "workflowTemplateRef" and isinstance(value, dict):
             yield "WorkflowTemplate", value.get("name"), None, where
+    if kind == "HorizontalPodAutoscaler":
+        target = doc["spec"].get("scaleTargetRef") or {}
+        yield target.get("kind"), target.get("name"), None, "spec.scaleTargetRef"
     if kind == "StatefulSet":
         yield "Service", doc["spec"].get("serviceName"), None, "spec.serviceName"
     if kind == "IngressRoute":
@@ -113,7 +120,36 @@ def check(docs: list[dict], *, vault_prefix: str, resolved: bool) -> list[Proble
                 out.append(run_problem(f"check: {label} {where} refers to {kind} {name!r}, which the output does not define", "reference"))
             elif kind == "Secret" and key is not None and key not in _secret_keys(target):
                 out.append(run_problem(f"check: {label} {where} refers to key {key!r} of Secret {name!r}, which has no such key", "reference"))
+    out += _selector_problems(docs)
     out += _placeholder_problems(docs, vault_prefix, resolved)
+    return out
+
+
+def _pod_labels(doc: dict) -> dict:
+    spec = doc.get("spec") or {}
+    if doc["kind"] == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+
+
+def _selector_problems(docs: list[dict]) -> list[Problem]:
+    """A Service or PodDisruptionBudget selects the pods of exactly one workload."""
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")]
+    out = []
+    for doc in docs:
+        if doc["kind"] == "Service":
+            selector = (doc.get("spec") or {}).get("selector")
+        elif doc["kind"] == "PodDisruptionBudget":
+            selector = ((doc.get("spec") or {}).get("selector") or {}).get("matchLabels")
+        else:
+            continue
+        if not selector:
+            continue
+        chosen = [w for w in workloads if all(_pod_labels(w).get(k) == v for k, v in selector.items())]
+        if len(chosen) != 1:
+            names = ", ".join(f"{w['kind']} {w['metadata']['name']!r}" for w in chosen) or "none"
+            out.append(run_problem(f"check: {doc['kind']} {doc['metadata']['name']!r} selects the pods of {len(chosen)} "
+                                   f"workloads ({names}); expected exactly one", "selector"))
     return out
 
 

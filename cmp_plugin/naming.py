@@ -50,6 +50,21 @@ def app_names(project: str, app: str) -> dict[str, str]:
     }
 
 
+def process_names(app: str, process: str) -> dict[str, str]:
+    """A process of an app: its own Deployment (and Service when it has a port)."""
+    base = f"{app}-{process}"
+    return {"deployment": base, "pod_label": base, "container": process, "service": base}
+
+
+def job_names(app: str, job: str) -> dict[str, str]:
+    base = f"{app}-{job}"
+    return {"job": base, "cronjob": base, "container": job}
+
+
+def volume_names(app: str, volume: str) -> dict[str, str]:
+    return {"claim": f"{app}-{volume}", "volume": volume}
+
+
 def route_name(project: str, app: str, domain: str) -> str:
     return f"{project}-{app}-{domain_slug(domain)}-route"
 
@@ -63,6 +78,7 @@ def db_names(project: str, db: str) -> dict[str, str]:
         "secret": f"{base}-secret",
         "volume": f"{base}-data",
         "container": db,
+        "init": f"{base}-init",
     }
 
 
@@ -74,7 +90,12 @@ LIMITS_APP = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "
               "eventsource_service": LABEL, "sensor": LABEL, "workflow_template": SUBDOMAIN,
               "workflow_prefix": LABEL - 5, "webhook_route": SUBDOMAIN}
 LIMITS_DB = {"statefulset": STATEFULSET, "pod_label": LABEL, "service": LABEL, "secret": SUBDOMAIN,
-             "volume": LABEL, "container": LABEL}
+             "volume": LABEL, "container": LABEL, "init": SUBDOMAIN}
+
+LIMITS_PROCESS = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "service": LABEL}
+# a Job's name is also its pods' job-name label; the CronJob controller appends "-<11 digits>"
+LIMITS_JOB = {"job": LABEL, "cronjob": STATEFULSET, "container": LABEL}
+LIMITS_VOLUME = {"claim": SUBDOMAIN, "volume": LABEL}
 
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

@@ -1,4 +1,5 @@
-"""The seven placeholder modifiers: `<path:P#K | name args | ...>`.
+"""The placeholder modifiers: `<path:P#K | name args | ...>`: argocd-vault-plugin's seven, and
+`urlencode`, which the project renderer uses to put a password into a connection URL.
 
 `check(stage)` validates a stage before Vault is contacted (unknown name, arguments, a jsonPath
 expression that does not parse); `apply(stage, value)` runs it. Error texts follow AVP and never
@@ -26,7 +27,7 @@ class ModifierError(Exception):
 Stage = namedtuple("Stage", "name args program", defaults=(None,))
 
 
-NAMES = ("base64encode", "base64decode", "jsonPath", "jsonParse", "yamlParse", "indent", "sha256sum")
+NAMES = ("base64encode", "base64decode", "jsonPath", "jsonParse", "yamlParse", "indent", "sha256sum", "urlencode")
 
 
 def check(text: str) -> Stage:
@@ -171,7 +172,16 @@ def _sha256sum(stage: Stage, value):
     return hashlib.sha256(_need_string(value, ", expected string").encode()).hexdigest()
 
 
+def _urlencode(stage: Stage, value):
+    """RFC 3986 percent-encoding of everything but unreserved characters: safe in a URL's
+    userinfo, path and query alike (`@ : / % # ? +` and spaces all encoded)."""
+    from urllib.parse import quote
+
+    return quote(_need_string(value), safe="")
+
+
 _FUNCS = {
+    "urlencode": _urlencode,
     "base64encode": _base64encode,
     "base64decode": _base64decode,
     "jsonPath": _jsonPath,

@@ -14,5 +14,5 @@ def validate(loaded: Loaded, project: str, settings: Settings) -> list[Problem]:
     found += rules.project_problems(loaded, project, settings)
     if not loaded.problems:  # a file that did not parse has no value to check
         found += schema.problems(loaded)
-        found += rules.data_problems(loaded, project)
+        found += rules.data_problems(loaded, project, settings)
     return sorted(set(found))

@@ -13,6 +13,7 @@ from cmp_plugin import naming
 from cmp_plugin.load import Loaded
 from cmp_plugin.problems import Problem
 from cmp_plugin.settings import BUILTIN_RESERVED, Settings
+from cmp_plugin.validate import apps as apps_rules
 
 
 def _items(value, key: str) -> list[tuple[int, dict]]:
@@ -69,10 +70,22 @@ def _control_characters(loaded: Loaded, value, path: tuple = ()) -> list[Problem
     return out
 
 
-def data_problems(loaded: Loaded, project: str) -> list[Problem]:
+_LIMITS_SUB = {"processes": naming.LIMITS_PROCESS, "jobs": naming.LIMITS_JOB, "volumes": naming.LIMITS_VOLUME}
+
+
+def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Problem]:
     value = loaded.value
     out: list[Problem] = _control_characters(loaded, value)
     apps, dbs = _items(value, "applications"), _items(value, "databases")
+    databases = {d["name"]: d for _, d in dbs if isinstance(d.get("name"), str)}
+    for i, app in apps:
+        out += apps_rules.app_problems(loaded, i, app, databases, settings)
+        name = _name(app)
+        if name:
+            for sub, names in apps_rules.derived_names(project, name, app).items():
+                out += _length_problems(loaded, ("applications", i) + sub + ("name",), names, _LIMITS_SUB[sub[0]])
+    for i, db in dbs:
+        out += apps_rules.database_problems(loaded, i, db)
     if isinstance(value, dict) and not any(value.get(k) for k in ("applications", "databases")):
         out.append(Problem(loaded.file, 1, 1, "", "the project defines no applications and no databases; "
                                                   "refusing to render nothing (Argo CD would prune every resource)", "empty"))
@@ -118,7 +131,11 @@ _PROJECT_KINDS = {"github_secret": "Secret", "registry_secret": "Secret", "ci_se
 _APP_KINDS = {"deployment": "Deployment", "service": "Service", "secret": "Secret", "eventsource": "EventSource",
               "eventsource_service": "Service", "sensor": "Sensor", "workflow_template": "WorkflowTemplate",
               "webhook_route": "IngressRoute"}
-_DB_KINDS = {"statefulset": "StatefulSet", "service": "Service", "secret": "Secret"}
+_DB_KINDS = {"statefulset": "StatefulSet", "service": "Service", "secret": "Secret", "init": "ConfigMap"}
+# pod labels select pods for Services, PDBs and anti-affinity: two workloads must not share one
+_SUB_KINDS = {"processes": (("deployment", "Deployment"), ("service", "Service"), ("pod_label", "pod label")),
+              "jobs": (("job", "Job"), ("cronjob", "CronJob"), ("job", "pod label")),
+              "volumes": (("claim", "PersistentVolumeClaim"),)}
 
 
 def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[Problem]:
@@ -142,11 +159,16 @@ def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[P
             derived = naming.app_names(project, name)
             for key, kind in _APP_KINDS.items():
                 claim(kind, derived[key], path)
+            claim("pod label", derived["pod_label"], path)
             app = loaded.value["applications"][index]
+            for sub, sub_names in apps_rules.derived_names(project, name, app).items():
+                for key, kind in _SUB_KINDS[sub[0]]:
+                    claim(kind, sub_names[key], ("applications", index) + sub + ("name",))
             for j, domain in enumerate(app.get("domains") or [] if isinstance(app.get("domains"), list) else []):
                 if isinstance(domain, str):
                     claim("IngressRoute", naming.route_name(project, name, domain), ("applications", index, "domains", j))
         else:
             for key, kind in _DB_KINDS.items():
                 claim(kind, naming.db_names(project, name)[key], path)
+            claim("pod label", naming.db_names(project, name)["pod_label"], path)
     return out

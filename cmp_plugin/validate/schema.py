@@ -18,7 +18,8 @@ from cmp_plugin.problems import Problem
 
 SUPPORTED = {"$schema", "$id", "title", "description", "type", "properties", "additionalProperties",
              "required", "items", "pattern", "minimum", "maximum", "enum", "minLength", "maxLength",
-             "uniqueItems", "propertyNames", "$ref", "definitions", "x-pattern-message"}
+             "uniqueItems", "propertyNames", "$ref", "definitions", "x-pattern-message", "maxItems",
+             "minProperties", "maxProperties"}
 
 
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "project.schema.json")
@@ -74,6 +75,8 @@ def is_valid(value, node: dict | None = None, root: dict | None = None) -> bool:
         if value < node.get("minimum", value) or value > node.get("maximum", value):
             return False
     if isinstance(value, list):
+        if len(value) > node.get("maxItems", len(value)):
+            return False
         if node.get("uniqueItems") and len({json.dumps(v, sort_keys=True) for v in value}) != len(value):
             return False
         if "items" in node and not all(is_valid(v, node["items"], root) for v in value):
@@ -81,6 +84,8 @@ def is_valid(value, node: dict | None = None, root: dict | None = None) -> bool:
     if isinstance(value, dict):
         props = node.get("properties", {})
         if any(k not in value for k in node.get("required", ())):
+            return False
+        if not node.get("minProperties", 0) <= len(value) <= node.get("maxProperties", len(value)):
             return False
         extra = node.get("additionalProperties", True)
         for k, v in value.items():
@@ -137,6 +142,8 @@ def _explain(error, loaded: Loaded) -> list[Problem]:
         return [loaded.problem(path, f"{value!r} {node['x-pattern-message']}", "schema")]
     if kw == "type" and isinstance(value, (int, float)) and not isinstance(value, bool) and "string" in str(node.get("type")):
         return [loaded.problem(path, f"{value!r} is not of type 'string' (quote it: \"{value}\")", "schema")]
+    if kw in ("minProperties", "maxProperties") and node.get("maxProperties") == 1:
+        return [loaded.problem(path, f"give exactly one of {', '.join(node.get('properties', {}))}", "schema")]
     if kw == "propertyNames":
         return [loaded.problem(path, f"{error.message}", "schema")]
     return [loaded.problem(path, error.message, "schema")]
