@@ -14,7 +14,11 @@ with the original: if anything but the two values differs, nothing is written.
 Forward only: `git.pushedAt` records when the commit in `git.hash` was pushed. A bump whose
 `--pushed-at` is older than the recorded one, or equal with another sha, is refused (exit 3), so
 builds that finish out of order cannot roll a deploy back. `--force` is for a human doing a
-deliberate rollback.
+deliberate rollback. A `--pushed-at` more than MAX_FUTURE_SKEW ahead of the clock is refused (exit
+2), even with `--force`: recorded, it would refuse every later build.
+
+A symbolic link (of the file or of a directory on its path) is followed only while it stays in the
+file's repository: the git work tree holding it, or without one, the file's directory.
 
 Concurrency: the whole read-check-write runs under an exclusive `flock` on the project file
 itself. The write replaces the file (temp file in the same directory, fsync, `os.replace`), so
@@ -38,12 +42,12 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 import yaml
 
-from cmp_plugin.problems import Problem
+from cmp_plugin.problems import Problem, printable
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -52,6 +56,10 @@ EXIT_REFUSED = 3
 
 MAX_BYTES = 1024 * 1024
 LOCK_TIMEOUT = 120.0  # seconds; bumps hold the lock for milliseconds
+# How far a --pushed-at may be ahead of this machine's clock (clock skew between the cluster that
+# stamped the push and the runner). A later one is refused: recorded, it would block every build.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+_SKEW_TEXT = f"{MAX_FUTURE_SKEW.total_seconds() / 60:g} minutes"
 
 SHA_RE = re.compile(r"[0-9a-f]{40}")
 # The project schema's pattern for pushedAt: RFC 3339, UTC ("Z"), optional fraction of a second.
@@ -102,15 +110,28 @@ def timestamp_key(value: str) -> tuple[datetime, int] | None:
     return when, int((m.group(7) or "").ljust(9, "0"))
 
 
-def check_arguments(file: str, sha: str, pushed_at: str | None) -> None:
-    """The command line alone: a full lowercase sha and, if given, a UTC timestamp."""
+def _now() -> datetime:
+    """This machine's clock, UTC, naive like timestamp_key's datetimes."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def check_arguments(file: str, sha: str, pushed_at: str | None, now: datetime | None = None) -> None:
+    """The command line alone: a full lowercase sha and, if given, a UTC timestamp; with `now`,
+    one at most MAX_FUTURE_SKEW ahead of it."""
     problems = []
     if not SHA_RE.fullmatch(sha):
         problems.append(Problem(file, 0, 0, "", f"invalid sha {_show(sha)}: expected a full commit id, "
                                                 "40 lowercase hex characters"))
-    if pushed_at is not None and timestamp_key(pushed_at) is None:
+    key = timestamp_key(pushed_at) if pushed_at is not None else None
+    if pushed_at is not None and key is None:
         problems.append(Problem(file, 0, 0, "", f"invalid --pushed-at {_show(pushed_at)}: expected an RFC 3339 "
                                                 "UTC timestamp such as 2026-11-27T03:04:05Z"))
+    if key is not None and now is not None:
+        limit = now + MAX_FUTURE_SKEW
+        if key > (limit.replace(microsecond=0), limit.microsecond * 1000):
+            problems.append(Problem(file, 0, 0, "", f"invalid --pushed-at {_show(pushed_at)}: more than {_SKEW_TEXT} "
+                                                    f"ahead of this machine's clock ({now:%Y-%m-%dT%H:%M:%SZ}); a push "
+                                                    "cannot come from the future: check the clock that produced it"))
     if problems:
         raise BumpError(problems, EXIT_USAGE)
 
@@ -494,12 +515,30 @@ def _verify(ctx: _Ctx, root, counts, git_node, new_body: str, hash_text: str | N
 # --------------------------------------------------------------------------- the file
 
 
+def _check_inside_repository(path: str, real: str, display: str) -> None:
+    """Refuse a file that resolves (through a symbolic link, of the file or of a directory) to a
+    place outside its repository: the git work tree holding `path` (the nearest directory above it
+    with a `.git`), or without one, the file's own directory."""
+    start = os.path.dirname(os.path.abspath(path))
+    root = start
+    while not os.path.lexists(os.path.join(root, ".git")):
+        parent = os.path.dirname(root)
+        if parent == root:
+            root = start
+            break
+        root = parent
+    root = os.path.realpath(root)
+    if os.path.commonpath([root, real]) != root:
+        raise BumpError(Problem(display, 0, 0, "", f"leads outside its repository {root} (to {real}); "
+                                                   "refusing to edit it, nothing was written"))
+
+
 def _lock(real: str, display: str, timeout: float) -> int:
     """An fd of the current file at `real`, exclusively flocked; retries if the file was replaced."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            fd = os.open(real, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            fd = os.open(real, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
         except FileNotFoundError:
             raise BumpError(Problem(display, 0, 0, "", "no such file")) from None
         except OSError as exc:
@@ -586,7 +625,7 @@ def _schema_validator(display: str) -> Validator:
     try:
         from cmp_plugin.pipeline import validate_text
     except ImportError as exc:
-        message = f"cannot check the project schema ({exc}); nothing was written"
+        message = f"cannot check the project schema ({type(exc).__name__}); nothing was written"
         raise BumpError(Problem(display, 0, 0, "", message)) from None
     return validate_text
 
@@ -596,8 +635,9 @@ def bump_file(path: str, app: str, sha: str, *, pushed_at: str | None = None, fo
     """Bump APP in the file at path, under the file's lock; the result must pass `validate`
     (default: `cmp_plugin.pipeline.validate_text`). Raises BumpError; writes only on success."""
     display = path
-    check_arguments(display, sha, pushed_at)
+    check_arguments(display, sha, pushed_at, _now())
     real = os.path.realpath(path)
+    _check_inside_repository(path, real, display)
     try:
         if not stat.S_ISREG(os.stat(real).st_mode):
             raise BumpError(Problem(display, 0, 0, "", "not a regular file"))
@@ -638,7 +678,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("sha", metavar="SHA", help="full commit id: 40 lowercase hex characters")
     parser.add_argument("--pushed-at", metavar="RFC3339",
                         help="UTC time of the push that produced SHA, e.g. 2026-11-27T03:04:05Z; recorded as "
-                             "git.pushedAt, and an older one than recorded is refused")
+                             f"git.pushedAt; one older than recorded, or more than {_SKEW_TEXT} ahead of the "
+                             "clock, is refused")
     parser.add_argument("--force", action="store_true",
                         help="skip the forward-only check (a deliberate rollback)")
     return parser
@@ -660,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.project_file}: error: interrupted; nothing was written", file=sys.stderr)
         return 130
     except Exception as exc:  # never a traceback
-        print(f"{args.project_file}: error: internal error ({type(exc).__name__}: {exc}); nothing was written",
+        print(printable(f"{args.project_file}: error: internal error ({type(exc).__name__}); nothing was written"),
               file=sys.stderr)
         return EXIT_ERROR
     print(outcome.message)

@@ -153,19 +153,35 @@ def _selector_problems(docs: list[dict]) -> list[Problem]:
     return out
 
 
+def _strings(value, path=()):
+    """(path, text) of every string, keys and list items included, depth first."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield path, key
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, path + (i,))
+
+
 def _placeholder_problems(docs: list[dict], vault_prefix: str, resolved: bool) -> list[Problem]:
     out = []
     for doc in docs:
         label = f"{doc['kind']} {doc['metadata']['name']!r}"
-        for path, key, value in _walk(doc):
-            if not isinstance(value, str) or "<path:" not in value:
+        for path, value in _strings(doc):
+            if "<path:" not in value:
                 continue
-            where = ".".join(map(str, path + (key,)))
+            where = ".".join(map(str, path)) or "(document)"
             if resolved:
                 out.append(run_problem(f"check: {label} {where} still holds an unresolved Vault placeholder", "unresolved"))
                 continue
-            if doc["kind"] != "Secret":
-                out.append(run_problem(f"check: {label} {where}: Vault placeholders are only allowed in Secret objects", "placeholder-scope"))
+            # the resolver reads placeholders only in a Secret's data and stringData values
+            if doc["kind"] != "Secret" or len(path) != 2 or path[0] not in ("data", "stringData"):
+                out.append(run_problem(f"check: {label} {where}: Vault placeholders are only allowed in Secret objects"
+                                       " (the values of data and stringData)", "placeholder-scope"))
             for match in PLACEHOLDER.finditer(value):
                 vault_path = match.group(1).strip()
                 parts = vault_path.split("/")

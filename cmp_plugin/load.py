@@ -7,6 +7,9 @@ expansion bombs, several documents, oversized or non-UTF-8 input.
 
 from __future__ import annotations
 
+import os
+import stat
+
 import yaml
 
 from cmp_plugin.problems import Problem
@@ -16,6 +19,7 @@ MAX_NODES = 20_000  # values built after alias expansion; a real project file ha
 MAX_DEPTH = 64
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 _STR_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}  # keep as written text
 
 
@@ -137,6 +141,10 @@ def _build(node, path: Path, out: Loaded, loader, budget: list, depth: int):
             reason = getattr(exc, "problem", None) or f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}"
             out.problems.append(Problem(out.file, *_mark(node), format_path(path), f"YAML: {reason}", "syntax"))
             return None
+    if node.tag not in _COLLECTION_TAGS:  # `!!set`, `!!python/...`: the safe loader would drop or refuse them
+        out.problems.append(Problem(out.file, *_mark(node), format_path(path),
+                                    f"YAML: the tag {node.tag!r} is not allowed here; remove it", "syntax"))
+        return None
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, path + (i,), out, loader, budget, depth + 1) for i, item in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
@@ -168,13 +176,44 @@ def _build(node, path: Path, out: Loaded, loader, budget: list, depth: int):
     raise _TooBig(f"unsupported YAML node {node!r}")  # pragma: no cover - PyYAML has only three kinds
 
 
+def read_file(path: str, display: str) -> tuple[bytes | None, Problem | None]:
+    """The first MAX_BYTES + 1 bytes of a regular file, or the one I/O problem: `FILE: error: cannot read: ...`.
+
+    Opened non-blocking and checked with fstat, so a FIFO or a device is refused instead of
+    blocking the run or streaming forever.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        return None, io_problem(display, exc.strerror or type(exc).__name__)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None, io_problem(display, "not a regular file")
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks), None
+    except OSError as exc:
+        return None, io_problem(display, exc.strerror or type(exc).__name__)
+    finally:
+        os.close(fd)
+
+
+def io_problem(display: str, reason: str) -> Problem:
+    """The one format of an I/O problem: the file, no position (there is none), the reason."""
+    return Problem(display, 0, 0, "", f"cannot read: {reason}", "io")
+
+
 def load_file(path: str, display: str | None = None) -> Loaded:
     display = display or path
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
+    data, problem = read_file(path, display)
+    if problem is not None:
         out = Loaded(display)
-        out.problems.append(Problem(display, 0, 0, "", f"cannot read: {exc.strerror or exc}", "io"))
+        out.problems.append(problem)
         return out
     return load_bytes(data, display)

@@ -6,7 +6,22 @@ a run problem (Vault unreachable, a bad setting) has no place (`error: message`)
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
+
+# Control characters (C0, DEL, C1) and Unicode line breaks, escaped in every printed field so
+# that one problem is always one line: a crafted key cannot forge a second problem or send
+# terminal escapes.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 # A namedtuple, not a dataclass: dataclasses cost a noticeable share of a cold start.
@@ -16,9 +31,10 @@ class Problem(namedtuple("Problem", "file line col path message rule severity", 
     __slots__ = ()
 
     def format(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}: " if self.line else (f"{self.file}: " if self.file else "")
-        path = f"{self.path}: " if self.path else ""
-        return f"{where}{self.severity}: {path}{self.message}"
+        file = printable(self.file)
+        where = f"{file}:{self.line}:{self.col}: " if self.line else (f"{file}: " if file else "")
+        path = f"{printable(self.path)}: " if self.path else ""
+        return f"{where}{self.severity}: {path}{printable(self.message)}"
 
 
 class Failure(Exception):

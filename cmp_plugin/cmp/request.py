@@ -19,6 +19,10 @@ Inputs, each from a parameter or the same-named env entry (never both with diffe
 
 The file must be a regular `.yaml`/`.yml` file inside the repository copy that the CMP server
 unpacked (see `repo_root`), after following symlinks.
+
+Two bindings, switched on by the sidecar's own env (an Application cannot: its env arrives as
+ARGOCD_ENV_*, and unknown names are refused), tie the project to who asks for it: see
+`binding_problems`.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 # argocd-cmp-server unpacks every request into $TMPDIR/_cmp_server/<random>/ (or $ARGOCD_CMP_WORKDIR/...).
 CMP_WORKDIR_NAME = "_cmp_server"
 BIND_ENV = "CMP_BIND_APP_PROJECT"
+BIND_NAME_ENV = "CMP_BIND_APP_NAME"
 _PROJECT = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -313,13 +318,21 @@ def resolve(env: Mapping[str, str], cwd: Path | None = None) -> Request:
         value, where = given["project"]
         project = _check_project(value, where)
     request = Request(root=root, file=file, project=project, secrets=secrets, source=source)
-    if _flag(env.get(BIND_ENV)):
-        check_binding(request, env)
+    problems = binding_problems(request, env)
+    if problems:
+        raise Failure([run_problem(message, "argocd") for message in problems])
     return request
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """A sidecar switch: unset or empty is off; a value that is neither on nor off is refused,
+    so that a typo cannot silently turn a check off."""
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise _problem(f"{name}={env.get(name)!r} in the sidecar's environment must be true or false")
 
 
 def effective_project(request: Request) -> str:
@@ -333,23 +346,39 @@ def effective_project(request: Request) -> str:
     return base
 
 
-def check_binding(request: Request, env: Mapping[str, str]) -> None:
-    """CMP_BIND_APP_PROJECT=true (set by manifests/ for our sidecar): an Application may render
-    project X only when it belongs to the Argo CD AppProject X and deploys to namespace X.
+def binding_problems(request: Request, env: Mapping[str, str]) -> list[str]:
+    """What the sidecar's bindings refuse (manifests/ turn them on; docs/argocd.md):
 
-    AppProjects are created by the platform (manifests/appprojects.yaml), and each allows only
-    its own namespace, so an Application in another AppProject cannot render, and so read the
-    Vault secrets of, a project that is not its own.
+    * CMP_BIND_APP_PROJECT=true: project X only for Applications in the Argo CD AppProject X
+      whose destination namespace is X (or empty). AppProjects are the platform's
+      (manifests/appprojects.yaml) and each allows only its own namespace.
+    * CMP_BIND_APP_NAME=true: project X only for the Application named exactly X
+      (ARGOCD_APP_NAME; one outside Argo CD's own namespace arrives as `<namespace>_X` and never
+      matches) whose destination namespace is exactly X (ARGOCD_APP_NAMESPACE).
+
+    Either way an Application cannot name another project (by parameter, env, HELM_ARGS, path or
+    symlink) and have the sidecar log in with that project's Vault role and read its secrets.
     """
+    by_project, by_name = _flag(env, BIND_ENV), _flag(env, BIND_NAME_ENV)
+    if not (by_project or by_name):
+        return []
     name = effective_project(request)
+    problems = []
     app_project = (env.get("ARGOCD_APP_PROJECT_NAME") or "").strip()
-    if app_project != name:
-        raise _problem(f"project {name!r} may only be rendered by Applications in the Argo CD AppProject "
-                       f"{name!r}, not {app_project or '(none)'!r} ({BIND_ENV} is on in this sidecar)")
+    if by_project and app_project != name:
+        problems.append(f"project {name!r} may only be rendered by Applications in the Argo CD AppProject "
+                        f"{name!r}, not {app_project or '(none)'!r} ({BIND_ENV} is on in this sidecar)")
+    app = env.get("ARGOCD_APP_NAME") or ""
+    if by_name and app != name:
+        where = " (an Application outside Argo CD's own namespace)" if "_" in app else ""
+        problems.append(f"project {name!r} may only be rendered by the Argo CD Application named {name!r}, "
+                        f"not {app or '(none)'!r}{where} ({BIND_NAME_ENV} is on in this sidecar)")
     namespace = (env.get("ARGOCD_APP_NAMESPACE") or "").strip()
-    if namespace and namespace != name:
-        raise _problem(f"project {name!r} deploys to namespace {name!r}, but the Application's destination "
-                       f"namespace is {namespace!r} ({BIND_ENV} is on in this sidecar)")
+    if namespace != name and (by_name or namespace):
+        flag = BIND_NAME_ENV if by_name else BIND_ENV
+        problems.append(f"project {name!r} deploys to namespace {name!r}, but the Application's destination "
+                        f"namespace is {namespace or '(none)'!r} ({flag} is on in this sidecar)")
+    return problems
 
 
 def announcements(env: Mapping[str, str], cwd: Path | None = None) -> list[dict]:

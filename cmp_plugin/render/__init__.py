@@ -83,6 +83,13 @@ def regex_literal(text: str) -> str:
     return "^" + _REGEX_META.sub(r"\\\1", text) + "$"
 
 
+def k8s_literal(text: str) -> str:
+    """text for a container's command, args or env value, with Kubernetes' `$(VAR)` expansion
+    disarmed: `$$` is Kubernetes' escape for a literal `$`. Used for project values in
+    platform-owned containers, whose env holds credentials the project must not read."""
+    return text.replace("$", "$$")
+
+
 def argo_expression(text: str) -> str:
     """`{{...}}` text for Argo Workflows, which shares Jinja's delimiters."""
     return "{{" + text + "}}"
@@ -117,7 +124,7 @@ def environment():
         keep_trailing_newline=True,
         auto_reload=False,
     )
-    env.filters.update(host_rule=host_rule, regex_literal=regex_literal)
+    env.filters.update(host_rule=host_rule, regex_literal=regex_literal, k8s_literal=k8s_literal)
     env.globals.update(argo=argo_expression)
     return env
 

@@ -4,20 +4,24 @@ Only imported when a run has placeholders to resolve (hvac and requests cost sta
 Requests go through hvac's RawAdapter with `raise_exception=False`: hvac's exceptions carry
 response bodies, so we build every error text ourselves from the status and Vault's `errors`
 list, and redact credentials from it. Secret values are never logged or put in errors.
+Bodies are streamed and capped (CMP_VAULT_MAX_RESPONSE_BYTES), and JSON nesting is limited
+(values.MAX_DEPTH), so a broken or hostile server cannot exhaust memory or the stack.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections import namedtuple
 
 import hvac
 import requests
 
 from cmp_plugin.secrets.cache import TokenCache
 from cmp_plugin.secrets.config import VaultConfig
-from cmp_plugin.secrets.values import loads_vault
+from cmp_plugin.secrets.values import TooDeep, loads_go, loads_vault
 
 log = logging.getLogger("cmp_plugin.secrets")
 
@@ -25,6 +29,10 @@ ATTEMPTS = 3  # per request: the first try and two retries
 ATTEMPT_TIMEOUT = 10.0  # seconds, and never past the run's deadline
 RETRY_STATUS = frozenset({412, 429, 500, 502, 503, 504})
 CACHE_MARGIN = 30.0  # a cached token must outlive the run's budget by this much
+CHUNK = 64 * 1024  # bytes per read of a response body
+
+# One answer, its body read in full (and within the size limit).
+Answer = namedtuple("Answer", "status_code headers content")
 
 
 class VaultError(Exception):
@@ -35,11 +43,19 @@ class VaultError(Exception):
         self.fatal = fatal
 
 
-def _sealed(resp) -> bool:
+def _json(resp: Answer, parse=loads_vault):
+    """The body as JSON (by default numbers kept exact); ValueError if not JSON or nested too deeply."""
+    try:
+        return parse(resp.content.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+
+
+def _sealed(resp: Answer) -> bool:
     if resp.status_code != 503:
         return False
     try:
-        return any("sealed" in str(e) for e in resp.json().get("errors") or [])
+        return any("sealed" in str(e) for e in _json(resp).get("errors") or [])
     except (ValueError, AttributeError):
         return False
 
@@ -108,10 +124,11 @@ class VaultClient:
         secret = None
         if status != 204 and resp.content.strip():
             try:
-                body = loads_vault(resp.text)
-            except ValueError:
+                body = _json(resp)
+            except ValueError as exc:
                 if status == 200:
-                    raise VaultError(f"Vault answered GET /v1/{path} with a body that is not JSON") from None
+                    what = f"JSON {exc}" if isinstance(exc, TooDeep) else "a body that is not JSON"
+                    raise VaultError(f"Vault answered GET /v1/{path} with {what}") from None
                 body = None
             if status == 200:
                 secret = body if isinstance(body, dict) else {}
@@ -180,13 +197,16 @@ class VaultClient:
             who = "AppRole auth"
         url = f"/v1/{mount}/login"
         log.debug("logging in to Vault (%s at %s)", who, mount)
-        resp = self._send("POST", url, json=body)
+        try:
+            resp = self._send("POST", url, json=body)
+        except VaultError as exc:  # e.g. an oversized answer: without a token no read can succeed
+            raise VaultError(str(exc), fatal=True) from None
         self.logins += 1
         if resp.status_code != 200:
             raise VaultError(f"Vault login failed ({who} at {mount}): {self._http_error('POST', url, resp)}",
                              fatal=True)
         try:
-            auth = resp.json()["auth"]
+            auth = _json(resp, loads_go)["auth"]  # plain numbers for the lease
             token = auth["client_token"]
             lease = auth.get("lease_duration") or 0
             uses = auth.get("num_uses") or 0
@@ -212,8 +232,7 @@ class VaultClient:
             self.requests += 1
             resp = None
             try:
-                resp = self._hvac.adapter.request(method, url, raise_exception=False,
-                                                  timeout=min(ATTEMPT_TIMEOUT, remaining), **kwargs)
+                resp = self._attempt(method, url, remaining, kwargs)
             except requests.exceptions.SSLError as exc:
                 raise VaultError(f"TLS error talking to Vault at {self.config.addr}: {_ssl_reason(exc)}",
                                  fatal=True) from None
@@ -234,7 +253,7 @@ class VaultClient:
                 break
             wait = min(2.0, 0.2 * 3 ** (attempt - 1)) * random.uniform(0.75, 1.25)
             retry_after = resp.headers.get("Retry-After", "") if resp is not None else ""
-            if retry_after.isdigit():
+            if retry_after.isascii() and retry_after.isdigit():
                 wait = max(wait, min(float(retry_after), 2.0))
             if self.clock() + wait >= self.deadline:
                 if resp is not None:
@@ -246,6 +265,52 @@ class VaultClient:
         raise VaultError(f"Vault is unreachable at {self.config.addr}: {failure} ({method} {url},"
                          f" {ATTEMPTS} attempts)", fatal=True)
 
+    def _attempt(self, method: str, url: str, remaining: float, kwargs: dict) -> Answer:
+        """One request and its whole body, given up on after `remaining` seconds.
+
+        Socket timeouts bound each read, not the whole answer: a server sending its headers or
+        body a byte a second never trips them. So the exchange runs in a worker thread and we
+        wait for it only until the deadline. A worker still busy then is abandoned (a daemon; the
+        budget error ends the run's requests); it stops at the size limit, EOF or a read timeout.
+        """
+        outcome: list = []
+
+        def work():
+            try:
+                outcome.append(self._exchange(method, url, min(ATTEMPT_TIMEOUT, remaining), kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as is
+                outcome.append(exc)
+
+        worker = threading.Thread(target=work, name="vault-request", daemon=True)
+        worker.start()
+        worker.join(remaining)
+        if not outcome:
+            raise self._budget(method, url)
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _exchange(self, method: str, url: str, timeout: float, kwargs: dict) -> Answer:
+        """Send, then read the body in chunks up to the size limit (never all of it first)."""
+        limit = self.config.max_response_bytes
+        resp = self._hvac.adapter.request(method, url, raise_exception=False, timeout=timeout, stream=True,
+                                          **kwargs)
+        try:
+            announced = int(resp.headers.get("Content-Length") or 0)
+        except ValueError:
+            announced = 0  # not a number: the check while reading still applies
+        with resp:  # closes the connection if the body is not read to its end
+            if announced <= limit:  # else refused before reading any of it
+                body = bytearray()
+                for chunk in resp.iter_content(CHUNK):  # chunked bodies announce no length
+                    body += chunk
+                    if len(body) > limit:
+                        break
+                else:
+                    return Answer(resp.status_code, resp.headers, bytes(body))
+        raise VaultError(f"Vault's response to {method} {url} at {self.config.addr} exceeds the {limit}-byte"
+                         " limit (CMP_VAULT_MAX_RESPONSE_BYTES)")
+
     def _budget(self, method: str, url: str) -> VaultError:
         return VaultError(f"Vault did not answer within the time budget of {self.config.timeout:g} s"
                           f" (CMP_VAULT_TIMEOUT) for {method} {url} at {self.config.addr}", fatal=True)
@@ -253,7 +318,7 @@ class VaultClient:
     def _http_error(self, method: str, url: str, resp, version: str = "") -> str:
         errors: list[str] = []
         try:
-            body = resp.json()
+            body = _json(resp)
             raw = body.get("errors") if isinstance(body, dict) else None
             errors = [" ".join(str(e).split())[:300] for e in raw or []][:5]
         except ValueError:

@@ -4,8 +4,9 @@ Argo CD passes an Application's plugin env as `ARGOCD_ENV_<NAME>`; the sidecar's
 plain names. Which one counts depends on what the setting can do:
 
 - SIDECAR_ONLY: where credentials are sent, TLS trust, which file is read as a credential, the
-  path restriction and our own budget. An Application can never set these; its
-  `ARGOCD_ENV_` form is ignored (with a warning naming the variable, never the value).
+  path restriction and our own limits (time budget, response size). An Application can never
+  set these; its `ARGOCD_ENV_` form is ignored (with a warning naming the variable, never the
+  value).
 - SIDECAR_FIRST: credentials and roles. The sidecar's value wins; the `ARGOCD_ENV_` form is
   used only when the sidecar leaves the name unset. Paths stay limited to the project prefix.
 - APP_FIRST: AVP_KV_VERSION, a per-Application choice in AVP too.
@@ -28,7 +29,7 @@ APP_PREFIX = "ARGOCD_ENV_"
 SIDECAR_ONLY = (
     "VAULT_ADDR", "VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_SKIP_VERIFY",
     "VAULT_CLIENT_CERT", "VAULT_CLIENT_KEY", "AVP_K8S_TOKEN_PATH", "AVP_PATH_VALIDATION",
-    "CMP_VAULT_TIMEOUT", "CMP_VAULT_CACHE_DIR",
+    "CMP_VAULT_TIMEOUT", "CMP_VAULT_CACHE_DIR", "CMP_VAULT_MAX_RESPONSE_BYTES",
 )
 SIDECAR_FIRST = (
     "AVP_TYPE", "AVP_AUTH_TYPE", "VAULT_TOKEN", "AVP_K8S_ROLE", "AVP_K8S_MOUNT_PATH", "AVP_MOUNT_PATH",
@@ -38,6 +39,7 @@ APP_FIRST = ("AVP_KV_VERSION",)
 
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 55.0  # Argo CD kills the plugin at its 60 s repo-server deadline
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024  # KV answers are a few KiB; this bounds a run's memory
 DEFAULT_K8S_MOUNT = "auth/kubernetes"
 DEFAULT_APPROLE_MOUNT = "auth/approle"
 DEFAULT_K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -60,7 +62,7 @@ def setting(env: Mapping[str, str], name: str) -> str:
 Rules = namedtuple("Rules", "kv_version path_validation")
 
 _FIELDS = ("addr namespace verify cert auth token k8s_role k8s_mount k8s_token_path role_id secret_id"
-           " approle_mount timeout cache_dir").split()
+           " approle_mount timeout max_response_bytes cache_dir").split()
 _HIDDEN = ("token", "role_id", "secret_id")
 
 
@@ -172,6 +174,12 @@ def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
             timeout = -1.0
         if not 0 < timeout <= MAX_TIMEOUT:
             problems.append(run_problem(f"CMP_VAULT_TIMEOUT: expected seconds between 0 and {MAX_TIMEOUT:g}"))
+    try:
+        max_bytes = int(setting(env, "CMP_VAULT_MAX_RESPONSE_BYTES") or DEFAULT_MAX_RESPONSE_BYTES)
+    except ValueError:
+        max_bytes = 0
+    if max_bytes <= 0:
+        problems.append(run_problem("CMP_VAULT_MAX_RESPONSE_BYTES: expected a whole number of bytes above 0"))
     if problems:
         raise Failure(problems)
     mount = setting(env, "AVP_MOUNT_PATH")
@@ -189,5 +197,6 @@ def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
         secret_id=secret_id,
         approle_mount=_mount(mount, DEFAULT_APPROLE_MOUNT),
         timeout=timeout,
+        max_response_bytes=max_bytes,
         cache_dir=_cache_dir(env),
     )

@@ -12,7 +12,7 @@ import base64
 import re
 from collections import namedtuple
 
-from cmp_plugin.secrets.values import b64decode_std, go_type, loads_go
+from cmp_plugin.secrets.values import MAX_DEPTH, TooDeep, b64decode_std, check_depth, go_type, loads_go
 
 
 class ModifierError(Exception):
@@ -125,12 +125,13 @@ def _yamlParse(stage: Stage, value):
 
     text = _need_string(value)
     try:
-        parsed = yaml.safe_load(text)
+        return check_depth(_through_json(yaml.safe_load(text)))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         raise ModifierError(f"invalid YAML{where}") from None  # PyYAML's text quotes the input
-    return _through_json(parsed)
+    except (RecursionError, TooDeep):  # PyYAML's parser and _through_json recurse per level
+        raise ModifierError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep") from None
 
 
 def _through_json(value):

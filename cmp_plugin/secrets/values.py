@@ -51,14 +51,47 @@ class JsonNumber:
             return float(self.text)
 
 
+# Far deeper than any real secret, and shallow enough that the recursive code run on values
+# (printing, jsonPath, copies) stays well inside Python's recursion limit.
+MAX_DEPTH = 100
+
+
+class TooDeep(ValueError):
+    """JSON nested more than MAX_DEPTH levels (`msg` as in json.JSONDecodeError)."""
+
+    def __init__(self):
+        self.msg = f"nested more than {MAX_DEPTH} levels deep"
+        super().__init__(self.msg)
+
+
+def _loads(text: str, number):
+    try:
+        value = json.loads(text, parse_int=number, parse_float=number, parse_constant=_no_constant)
+    except RecursionError:  # deeper than the parser's own limit
+        raise TooDeep() from None
+    return check_depth(value)
+
+
+def check_depth(value):
+    """`value`, or TooDeep if its maps and lists nest more than MAX_DEPTH levels."""
+    stack = [(value, 1)]  # walked without recursion
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise TooDeep()
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return value
+
+
 def loads_vault(text: str):
-    """Parse a Vault response body, keeping numbers exact."""
-    return json.loads(text, parse_int=JsonNumber, parse_float=JsonNumber, parse_constant=_no_constant)
+    """Parse a Vault response body, keeping numbers exact; ValueError (TooDeep) when too deep."""
+    return _loads(text, JsonNumber)
 
 
 def loads_go(text: str):
     """json.Unmarshal into interface{}: every number becomes a float64."""
-    return json.loads(text, parse_int=float, parse_float=float, parse_constant=_no_constant)
+    return _loads(text, float)
 
 
 def _no_constant(name: str):

@@ -9,11 +9,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bump_samples import OLD, SEED, SHA, SHOP, hunks
+from bump_samples import OLD, SEED, SHA, SHA2, SHOP, hunks
 from cmp_plugin import bump
 from cmp_plugin.bump import main
 
@@ -167,6 +168,45 @@ def test_newer_build_and_forced_rollback(workdir, capsys):
                                               ['      pushedAt: "2026-11-02T00:00:00Z"\n'])]
 
 
+NOW = datetime(2026, 12, 2, 7, 48, 1)
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "forced"])
+def test_pushed_at_in_the_future_is_refused(workdir, capsys, monkeypatch, force):
+    """Once recorded, a far-future pushedAt would refuse every later build (forward only)."""
+    monkeypatch.setattr(bump, "_now", lambda: NOW, raising=False)
+    path = write(workdir, "shop.yaml", SHOP)
+    before = snapshot(path)
+    assert main(["projects/shop.yaml", "web", SHA, "--pushed-at", "9999-12-31T00:00:00Z", *force]) == 2
+    assert capsys.readouterr() == ("", "projects/shop.yaml: error: invalid --pushed-at '9999-12-31T00:00:00Z': "
+                                       "more than 5 minutes ahead of this machine's clock (2026-12-02T07:48:01Z); "
+                                       "a push cannot come from the future: check the clock that produced it\n")
+    assert snapshot(path) == before
+
+
+def test_pushed_at_within_the_skew_is_accepted(workdir, capsys, monkeypatch):
+    monkeypatch.setattr(bump, "_now", lambda: NOW)
+    assert bump.MAX_FUTURE_SKEW == timedelta(minutes=5)
+    path = write(workdir, "shop.yaml", SHOP)
+    assert main(["projects/shop.yaml", "web", SHA, "--pushed-at", "2026-12-02T07:53:01.000000001Z"]) == 2
+    assert "ahead of this machine's clock" in capsys.readouterr().err
+    assert main(["projects/shop.yaml", "web", SHA, "--pushed-at", "2026-12-02T07:53:01Z"]) == 0
+    assert capsys.readouterr().out == f"projects/shop.yaml: web: {OLD} -> {SHA} (pushed 2026-12-02T07:53:01Z)\n"
+    assert 'pushedAt: "2026-12-02T07:53:01Z"' in path.read_text()
+
+
+def test_future_pushed_at_in_the_file_needs_force(workdir, capsys, monkeypatch):
+    """What docs/ci-loop.md tells the operator: a recorded future time blocks builds until forced."""
+    monkeypatch.setattr(bump, "_now", lambda: NOW)
+    path = write(workdir, "shop.yaml", SHOP.replace("2026-11-01T10:00:00Z", "9999-12-31T00:00:00Z"))
+    assert main(["projects/shop.yaml", "web", SHA, "--pushed-at", "2026-12-02T07:00:00Z"]) == 3
+    assert "refusing to roll 'web' back" in capsys.readouterr().err
+    assert main(["projects/shop.yaml", "web", SHA, "--pushed-at", "2026-12-02T07:00:00Z", "--force"]) == 0
+    capsys.readouterr()
+    assert 'pushedAt: "2026-12-02T07:00:00Z"' in path.read_text()
+    assert main(["projects/shop.yaml", "web", SHA2, "--pushed-at", "2026-12-02T07:30:00Z"]) == 0
+
+
 def test_mode_is_kept_and_no_temp_file_is_left(workdir):
     path = write(workdir, "shop.yaml", SHOP)
     path.chmod(0o640)
@@ -182,6 +222,66 @@ def test_symlink_stays_a_symlink(workdir):
     assert main(["projects/shop.yaml", "api", SHA]) == 0
     assert link.is_symlink()
     assert f"hash: {SHA}" in target.read_text()
+
+
+def outside_message(link: str, target: Path, root: Path) -> str:
+    return (f"{link}: error: leads outside its repository {os.path.realpath(root)} (to "
+            f"{os.path.realpath(target)}); refusing to edit it, nothing was written\n")
+
+
+@pytest.fixture
+def gitrepo(tmp_path, monkeypatch):
+    """A checkout (a `.git` directory is what bump looks for) inside tmp_path, as the working directory."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "projects").mkdir()
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def test_symlink_out_of_the_repository_is_refused(gitrepo, capsys):
+    outside = gitrepo.parent / "outside.yaml"
+    outside.write_text(SEED)
+    before = snapshot(outside)
+    link = gitrepo / "projects" / "shop.yaml"
+    link.symlink_to("../../outside.yaml")
+    assert main(["projects/shop.yaml", "api", SHA]) == 1
+    assert capsys.readouterr() == ("", outside_message("projects/shop.yaml", outside, gitrepo))
+    assert snapshot(outside) == before
+    assert link.is_symlink() and sorted(p.name for p in gitrepo.parent.iterdir()) == ["outside.yaml", "repo"]
+
+
+def test_symlinked_directory_out_of_the_repository_is_refused(gitrepo, capsys):
+    elsewhere = gitrepo.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "shop.yaml").write_text(SEED)
+    before = snapshot(elsewhere / "shop.yaml")
+    (gitrepo / "projects").rmdir()
+    (gitrepo / "projects").symlink_to(elsewhere)
+    assert main(["projects/shop.yaml", "api", SHA]) == 1
+    assert capsys.readouterr() == ("", outside_message("projects/shop.yaml", elsewhere / "shop.yaml", gitrepo))
+    assert snapshot(elsewhere / "shop.yaml") == before
+
+
+def test_symlink_inside_the_repository_edits_the_target(gitrepo, capsys):
+    (gitrepo / "shared").mkdir()
+    target = gitrepo / "shared" / "shop.yaml"
+    target.write_text(SEED)
+    link = gitrepo / "projects" / "shop.yaml"
+    link.symlink_to("../shared/shop.yaml")
+    assert main(["projects/shop.yaml", "api", SHA]) == 0
+    assert capsys.readouterr() == (f"projects/shop.yaml: api: no hash -> {SHA}\n", "")
+    assert link.is_symlink() and f"hash: {SHA}" in target.read_text()
+
+
+def test_without_git_the_repository_is_the_files_directory(workdir, capsys):
+    outside = workdir / "real.yaml"
+    outside.write_text(SEED)
+    before = snapshot(outside)
+    (workdir / "projects" / "shop.yaml").symlink_to("../real.yaml")
+    assert main(["projects/shop.yaml", "api", SHA]) == 1
+    assert capsys.readouterr() == ("", outside_message("projects/shop.yaml", outside, workdir / "projects"))
+    assert snapshot(outside) == before
 
 
 def test_write_failure_leaves_file_and_no_temp(workdir, capsys, monkeypatch):

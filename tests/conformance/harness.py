@@ -409,7 +409,12 @@ class Harness:
 
     def run(self, app: dict, *, mutate: Callable[[Path], None] | None = None,
             on_start: Callable[[subprocess.Popen], None] | None = None,
-            deadline: float | None = None, **request_kw) -> Result:
+            deadline: float | None = None,
+            hand_made: Callable[[list[tuple[str, str]]], list[tuple[str, str]]] | None = None,
+            **request_kw) -> Result:
+        """One generate request for app. `hand_made` edits the request variables first: a request
+        Argo CD itself would not send (e.g. PARAM_* without ARGOCD_APP_PARAMETERS), which a
+        hand-made run of `cmp-render generate` can still make."""
         source = app["spec"]["source"]
         name = (source.get("plugin") or {}).get("name")
         plugin = self.plugins.get(name)
@@ -418,7 +423,8 @@ class Harness:
         root = self.unpack(mutate)
         try:
             cwd = root / (source.get("path") or ".")
-            env = merge_env(self.base_sidecar_env(), request_env(app, **request_kw))
+            request = request_env(app, **request_kw)
+            env = merge_env(self.base_sidecar_env(), hand_made(request) if hand_made else request)
             ok, err = self.matches(plugin, cwd, env)
             if err or not ok:
                 return Result([], None, b"", "", error=err or f'could not find cmp-server plugin with name "{name}" '

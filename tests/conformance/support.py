@@ -24,6 +24,22 @@ def load_yaml_docs(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
+# The two sidecars manifests/ ship: (patch file, container name, plugin name it serves).
+SIDECARS = {
+    "main": (harness.REPO / "manifests" / "repo-server-sidecar.yaml", "cmp-plugin", "cmp-plugin-v1"),
+    "seed-compat": (harness.REPO / "manifests" / "seed-compat" / "sidecar.yaml", "cmp-plugin-seed-compat",
+                    "argocd-vault-plugin-helm"),
+}
+
+
+def sidecar_bindings(config: str) -> dict[str, str]:
+    """The CMP_BIND_* env of one sidecar exactly as its manifest sets it."""
+    path, container, _ = SIDECARS[config]
+    spec = load_yaml_docs(path)[0]["spec"]["template"]["spec"]
+    env = next(c for c in spec["containers"] if c["name"] == container).get("env") or []
+    return {e["name"]: e["value"] for e in env if e["name"].startswith("CMP_BIND_")}
+
+
 def with_params(app: dict, **params: str) -> dict:
     """A copy of app with plugin parameters set (replacing same-named ones)."""
     app = copy.deepcopy(app)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from support import keep, require_schemas, validation_errors, with_env, with_params
+from support import SIDECARS, keep, require_schemas, sidecar_bindings, validation_errors, with_env, with_params
 
 PROJECTS = sorted(p.name for p in (harness.GITOPS / "projects").iterdir())
 NAMES = sorted(re.sub(r"\.ya?ml$", "", p) for p in PROJECTS)
@@ -295,6 +295,76 @@ def test_binding_to_the_appproject(tmp_path, our_apps, seed_apps):
     moved = keep(our_apps["golf"])
     moved["spec"]["destination"]["namespace"] = "kube-system"
     assert_failed_cleanly(cmp.run(moved), r"destination namespace is 'kube-system'")
+
+
+@pytest.mark.parametrize("config", SIDECARS)
+def test_every_application_the_applicationsets_make_passes_its_sidecars_bindings(cmp, our_apps, seed_apps, config):
+    """Both ApplicationSets name each Application, and its destination namespace, after the project
+    it renders, so the sidecar that serves them (bindings as its manifest sets them) accepts them all."""
+    from cmp_plugin.cmp.request import effective_project, resolve
+
+    bindings = sidecar_bindings(config)
+    assert bindings.get("CMP_BIND_APP_NAME") == "true"
+    apps = our_apps if config == "main" else seed_apps
+    root = cmp.unpack()
+    for name, app in apps.items():
+        assert app["spec"]["source"]["plugin"]["name"] == SIDECARS[config][2]
+        env = harness.merge_env(bindings, harness.request_env(app))
+        request = resolve(env, root / app["spec"]["source"]["path"])
+        assert effective_project(request) == name == env["ARGOCD_APP_NAME"] == env["ARGOCD_APP_NAMESPACE"]
+
+
+NAME_BOUND = {"CMP_BIND_APP_NAME": "true"}
+
+
+@pytest.mark.parametrize("change,message", [
+    # Argo CD prefixes an Application's env with ARGOCD_ENV_ and its parameters with PARAM_ (and
+    # lists them in ARGOCD_APP_PARAMETERS): neither can replace ARGOCD_APP_* or the sidecar's switch.
+    (lambda a: with_env(a, ARGOCD_APP_NAME="bravo"), r"unknown plugin env 'ARGOCD_APP_NAME'"),
+    (lambda a: with_env(a, ARGOCD_APP_NAMESPACE="bravo"), r"unknown plugin env 'ARGOCD_APP_NAMESPACE'"),
+    (lambda a: with_env(a, CMP_BIND_APP_NAME="false"), r"unknown plugin env 'CMP_BIND_APP_NAME'"),
+    (lambda a: with_params(a, ARGOCD_APP_NAME="bravo"), r"unknown plugin parameter 'ARGOCD_APP_NAME'"),
+    (lambda a: with_params(a, CMP_BIND_APP_NAME="false"), r"unknown plugin parameter 'CMP_BIND_APP_NAME'"),
+])
+def test_an_application_cannot_override_what_the_name_binding_reads(tmp_path, our_apps, change, message):
+    cmp = harness.Harness(tmp_path, sidecar_env=NAME_BOUND)
+    app = change(with_params(keep(our_apps["delta"]), project="bravo"))
+    assert_failed_cleanly(cmp.run(app), message)
+
+
+def test_binding_to_the_application_name(tmp_path, our_apps, seed_apps):
+    """CMP_BIND_APP_NAME=true: project X only for the Application named X deploying to namespace X."""
+    cmp = harness.Harness(tmp_path, sidecar_env=NAME_BOUND)
+    assert_rendered(cmp.run(keep(seed_apps["golf"])), "golf")  # AppProject default is fine
+    named = r"project 'golf' may only be rendered by the Argo CD Application named 'golf', not "
+    # Another Application of the same name, outside Argo CD's namespace: `<namespace>_golf`.
+    elsewhere = keep(our_apps["golf"])
+    elsewhere["metadata"]["namespace"] = "team-apps"
+    assert_failed_cleanly(cmp.run(elsewhere), named + r"'team-apps_golf' \(an Application outside")
+    renamed = keep(our_apps["golf"])
+    renamed["metadata"]["name"] = "golf-preview"
+    assert_failed_cleanly(cmp.run(renamed), named + r"'golf-preview' \(CMP_BIND_APP_NAME is on")
+    for namespace, shown in (("kube-system", "'kube-system'"), ("", r"'\(none\)'")):
+        moved = keep(our_apps["golf"])
+        moved["spec"]["destination"]["namespace"] = namespace
+        result = cmp.run(moved)
+        assert_failed_cleanly(result, r"project 'golf' deploys to namespace 'golf', but the Application's "
+                                      rf"destination namespace is {shown} \(CMP_BIND_APP_NAME is on")
+        assert "Application named" not in result.stderr
+
+
+@pytest.mark.parametrize("value,renders", [("false", True), ("", True), ("true", False), ("ture", False)])
+def test_the_name_binding_switch(tmp_path, seed_apps, value, renders):
+    """The documented opt-out is CMP_BIND_APP_NAME=false (or unset); a typo fails closed."""
+    cmp = harness.Harness(tmp_path, sidecar_env={"CMP_BIND_APP_NAME": value})
+    result = cmp.run(with_env(keep(seed_apps["delta"]), HELM_ARGS="-f ../projects/bravo.yaml"))
+    if renders:
+        assert_rendered(result, "bravo")
+    elif value == "true":
+        assert_failed_cleanly(result, r"Application named 'bravo', not 'delta'")
+    else:
+        assert_failed_cleanly(result, r"^error: CMP_BIND_APP_NAME='ture' in the sidecar's environment must be "
+                                      r"true or false$")
 
 
 def test_the_repository_root_outside_argocd(tmp_path):

@@ -230,7 +230,9 @@ def test_the_seed_compat_sidecar_mounts_its_plugin_yaml(built):
         (MANIFESTS / "seed-compat" / "plugin.yaml").read_text())
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert "CMP_BIND_APP_PROJECT" not in env, "the seed's Applications are in AppProject default"
-    assert {e["name"]: e.get("value") for e in containers["cmp-plugin"]["env"]}["CMP_BIND_APP_PROJECT"] == "true"
+    assert env["CMP_BIND_APP_NAME"] == "true", "the seed's Applications are named after their project"
+    main = {e["name"]: e.get("value") for e in containers["cmp-plugin"]["env"]}
+    assert main["CMP_BIND_APP_PROJECT"] == main["CMP_BIND_APP_NAME"] == "true"
 
 
 def test_the_sidecar_env_configures_the_renderer_and_vault(built):

@@ -5,17 +5,23 @@ with a projected token, role `cmp-<project>` from AVP_K8S_ROLE=cmp-{project}.
 No Kubernetes API server here: a small HTTP server on 127.0.0.1 answers OpenBao's TokenReview
 calls for exactly one token (the "projected token" file the sidecar reads), as the API server
 would for the argocd-repo-server ServiceAccount.
+
+One OpenBao for the module, set up once. The binding tests reach it through a recording proxy,
+so "no secret was read" is checked as "no request reached Vault at all".
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import secrets
 import shutil
 import subprocess
 import threading
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,7 +29,7 @@ import pytest
 import yaml
 
 import harness
-from support import with_params
+from support import SIDECARS, sidecar_bindings, with_params
 
 PLACEHOLDER = re.compile(r"<path:([^#<>]+)#([^#<>|]+?)\s*(?:\|[^<>]*)?>")
 SA = ("argocd", "argocd-repo-server")
@@ -94,10 +100,51 @@ def placeholders(project_file: str) -> dict[str, dict[str, str]]:
     return wanted
 
 
-@pytest.fixture
-def vault(openbao_server, openbao, tmp_path):
-    """OpenBao set up with manifests/vault/*.sh for projects bravo and delta, and k8s auth."""
-    addr, root_token, bao = openbao
+class RecordingProxy:
+    """An HTTP proxy on 127.0.0.1 in front of OpenBao that records the path of every request."""
+
+    def __init__(self, target: str) -> None:
+        self.paths: list[str] = []
+        outer = self
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        class Handler(BaseHTTPRequestHandler):
+            def forward(self):
+                outer.paths.append(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(target + self.path, data=body or None, method=self.command,
+                                                 headers=headers)
+                try:
+                    with opener.open(request, timeout=10) as resp:
+                        status, data, kind = resp.status, resp.read(), resp.headers.get("Content-Type")
+                except urllib.error.HTTPError as exc:
+                    status, data, kind = exc.code, exc.read(), exc.headers.get("Content-Type")
+                self.send_response(status)
+                self.send_header("Content-Type", kind or "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_LIST = forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def vault(openbao_server, tmp_path_factory):
+    """OpenBao set up with manifests/vault/*.sh for projects bravo and delta, and k8s auth (once per module)."""
+    addr, root_token, bao = openbao_server.addr, openbao_server.root_token, shutil.which("bao")
+    tmp_path = tmp_path_factory.mktemp("vault")
     if not shutil.which("openssl"):
         pytest.skip("openssl is needed to make a stand-in cluster CA certificate")
     token = projected_token()
@@ -128,6 +175,14 @@ def vault(openbao_server, openbao, tmp_path):
     }
     yield sidecar, values, api
     api.close()
+
+
+@pytest.fixture(scope="module")
+def recorder(vault):
+    """The recording proxy in front of the module's OpenBao."""
+    proxy = RecordingProxy(vault[0]["VAULT_ADDR"])
+    yield proxy
+    proxy.close()
 
 
 def assert_resolved(result: harness.Result, values: dict, project: str) -> None:
@@ -175,3 +230,91 @@ def test_a_project_role_cannot_read_another_projects_secrets(tmp_path, our_apps,
     assert result.returncode == 1 and result.stdout == b""
     assert re.search(r"permission denied|403", result.stderr), result.stderr
     assert not any(v in result.stderr for data in values.values() for v in data.values())
+
+
+# --------------------------------------------------------------------------- bindings
+# The Application `delta` (its own project, with its own Vault role and secrets) tries to get
+# project bravo's secrets out of each sidecar manifests/ ships, configured as shipped. The Vault
+# role follows the project the request names (cmp-{project}), so Vault alone would allow it: the
+# sidecar's binding to the Application's name and namespace (CMP_BIND_APP_NAME) must refuse it.
+
+ATTACKER, VICTIM = "delta", "bravo"
+# {d}: the projects/ directory seen from the Application's spec.source.path ("" in ours, where the
+# path is projects/; "../projects/" in the seed's, where it is chart/).
+ATTACKS = {
+    "parameter project": {"params": {"file": "{d}delta.yaml", "project": "bravo"}},
+    "parameter file": {"params": {"file": "{d}bravo.yaml"}},
+    "PARAM_PROJECT": {"param_vars": {"FILE": "{d}delta.yaml", "PROJECT": "bravo"}},
+    "PARAM_FILE": {"param_vars": {"FILE": "{d}bravo.yaml"}},
+    "ARGOCD_ENV_PROJECT": {"env": {"FILE": "{d}delta.yaml", "PROJECT": "bravo"}},
+    "ARGOCD_ENV_FILE": {"env": {"FILE": "{d}bravo.yaml"}},
+    "file ../projects/bravo.yaml": {"params": {"file": "../projects/bravo.yaml"}},
+    "symlink named bravo.yaml": {"params": {"file": "../sneaky/bravo.yaml"}, "symlink": True},
+    "HELM_ARGS -f bravo": {"env": {"HELM_ARGS": "-f ../projects/bravo.yaml"}},
+    "HELM_ARGS --set project=bravo": {"env": {"HELM_ARGS": "-f ../projects/delta.yaml --set project=bravo"}},
+    "HELM_ARGS --values bravo --set": {"env": {"HELM_ARGS": "--values ../projects/bravo.yaml --set project=bravo"}},
+    "HELM_ARGS --values= --set=": {"env": {"HELM_ARGS": "--values=../projects/delta.yaml --set=project=bravo"}},
+}
+REFUSED = r"error: project 'bravo' may only be rendered by the Argo CD Application named 'bravo', not 'delta'"
+
+
+def applications(config: str, our_apps: dict, seed_apps: dict) -> dict:
+    """The Applications that reach this sidecar: ours for the main one, the seed's for seed-compat."""
+    apps = our_apps if config == "main" else seed_apps
+    assert {a["spec"]["source"]["plugin"]["name"] for a in apps.values()} == {SIDECARS[config][2]}
+    return apps
+
+
+def attack(app: dict, how: dict) -> tuple[dict, dict]:
+    """app with its plugin inputs replaced by the attack's; returns (app, keyword arguments of run)."""
+    app = copy.deepcopy(app)
+    d = "" if app["spec"]["source"]["path"] == "projects" else "../projects/"
+    plugin = app["spec"]["source"]["plugin"]
+    plugin["parameters"] = [{"name": k, "string": v.format(d=d)} for k, v in how.get("params", {}).items()]
+    plugin["env"] = [{"name": k, "value": v.format(d=d)} for k, v in how.get("env", {}).items()]
+    run: dict = {}
+    if "param_vars" in how:
+        def param_vars(request):  # PARAM_* alone, without ARGOCD_APP_PARAMETERS
+            kept = [(k, v) for k, v in request if k != "ARGOCD_APP_PARAMETERS" and not k.startswith("PARAM_")]
+            return kept + [(f"PARAM_{k}", v.format(d=d)) for k, v in how["param_vars"].items()]
+        run["hand_made"] = param_vars
+    if how.get("symlink"):
+        def link(root: Path) -> None:  # an in-tree symlink: Argo CD sends those
+            (root / "sneaky").mkdir()
+            (root / "sneaky" / "bravo.yaml").symlink_to("../projects/bravo.yaml")
+        run["mutate"] = link
+    return app, run
+
+
+def sidecar(config: str, vault, recorder) -> dict:
+    """The sidecar's env: Vault through the recorder, and CMP_BIND_* as the manifest sets them."""
+    return dict(vault[0], VAULT_ADDR=recorder.url, **sidecar_bindings(config))
+
+
+@pytest.mark.parametrize("how", ATTACKS)
+@pytest.mark.parametrize("config", SIDECARS)
+def test_an_application_cannot_render_another_projects_secrets(tmp_path, our_apps, seed_apps, vault, recorder,
+                                                               config, how):
+    values = vault[1]
+    app, run = attack(applications(config, our_apps, seed_apps)[ATTACKER], ATTACKS[how])
+    cmp = harness.Harness(tmp_path, sidecar_env=sidecar(config, vault, recorder))
+    seen = len(recorder.paths)
+    result = cmp.run(app, **run)
+    assert result.stdout == b"", f"{how}: the run printed manifests (with {VICTIM}'s secrets?)"
+    assert recorder.paths[seen:] == [], f"{how}: Vault was asked for {recorder.paths[seen:]}"
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert re.search(REFUSED, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not any(v in result.stderr for data in values.values() for v in data.values())
+
+
+@pytest.mark.parametrize("config", SIDECARS)
+def test_applications_named_after_their_project_still_resolve_their_secrets(tmp_path, our_apps, seed_apps, vault,
+                                                                            recorder, config):
+    values = vault[1]
+    apps = applications(config, our_apps, seed_apps)
+    cmp = harness.Harness(tmp_path, sidecar_env=sidecar(config, vault, recorder))
+    for project in (VICTIM, ATTACKER):
+        seen = len(recorder.paths)
+        assert_resolved(cmp.run(apps[project]), values, project)
+        assert any(p.startswith(f"/v1/kv/data/{project}/") for p in recorder.paths[seen:]), "Vault bypassed?"

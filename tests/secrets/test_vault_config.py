@@ -85,6 +85,10 @@ def test_path_validation_cannot_be_loosened_by_an_application():
     ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_TIMEOUT": "90"}, "CMP_VAULT_TIMEOUT: expected seconds"),
     ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_TIMEOUT": "soon"}, "CMP_VAULT_TIMEOUT: expected seconds"),
     ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "VAULT_CLIENT_KEY": "/k"}, "VAULT_CLIENT_KEY is set without"),
+    ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_MAX_RESPONSE_BYTES": "0"},
+     "CMP_VAULT_MAX_RESPONSE_BYTES: expected a whole number of bytes above 0"),
+    ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_MAX_RESPONSE_BYTES": "1MiB"},
+     "CMP_VAULT_MAX_RESPONSE_BYTES: expected a whole number of bytes above 0"),
 ])
 def test_config_errors(env, message):
     with pytest.raises(Failure) as info:
@@ -122,6 +126,14 @@ def test_tls_and_auth_settings():
         ("auth/kubernetes", "/var/run/secrets/kubernetes.io/serviceaccount/token")
     assert load_vault_config({"VAULT_ADDR": "https://v", "AVP_AUTH_TYPE": "k8s", "AVP_K8S_ROLE": "shop",
                               "AVP_K8S_MOUNT_PATH": "kubernetes-prod"}).k8s_mount == "auth/kubernetes-prod"
+
+
+def test_response_size_limit_is_a_sidecar_setting():
+    assert load_vault_config(BASE).max_response_bytes == 1048576
+    assert load_vault_config(dict(BASE, CMP_VAULT_MAX_RESPONSE_BYTES="4096")).max_response_bytes == 4096
+    # an Application cannot raise the sidecar's memory bound
+    assert load_vault_config(dict(BASE, ARGOCD_ENV_CMP_VAULT_MAX_RESPONSE_BYTES="999999999")).max_response_bytes \
+        == 1048576
 
 
 def test_repr_hides_credentials():

@@ -3,13 +3,18 @@ time budget for the whole run, and a Failure that names path and key."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
 
+from cliutil import EXAMPLES, REPO, clean_env
 from openbao import free_port
 from vault_docs import fail, run, secret, vault_env
-from vault_servers import CountingProxy, Silent, Stub, kv2_body
+from vault_servers import CountingProxy, Silent, Stub, Trickle, http_answer, kv2_body
 
 A, B = "kv/data/shop/a", "kv/data/shop/b"
 
@@ -162,3 +167,134 @@ def test_errors_of_independent_paths_are_all_listed(world):
     assert "Secret/s stringData.b: replaceString: missing Vault value for placeholder path:kv/data/shop/present#nope" \
            in text
     assert "stringData.c" not in text
+
+
+# ---- slow, huge and deeply nested answers ------------------------------------------------------
+
+ONE = [secret("s", string_data={"x": f"<path:{A}#k>"})]
+KV2 = json.dumps(kv2_body({"k": "v"})).encode()
+DEEP = 100_000
+
+
+@pytest.mark.parametrize("fast, slow", [
+    (http_answer(KV2)[:-len(KV2)], KV2),  # headers at once, then the body a byte at a time
+    (b"HTTP/1.1 200 OK\r\n", http_answer(KV2)[17:]),  # the headers a byte at a time too
+], ids=["body", "headers"])
+def test_budget_covers_an_answer_that_trickles(fast, slow):
+    with Trickle(fast, slow, delay=0.1) as vault:  # every read gets a byte in time: no socket timeout
+        start = time.monotonic()
+        text = fail(ONE, vault_env(vault.addr, VAULT_TOKEN="t", CMP_VAULT_TIMEOUT="1"))
+        took = time.monotonic() - start
+    assert took < 3  # not len(answer) x 0.1 s
+    assert f"Vault did not answer within the time budget of 1 s (CMP_VAULT_TIMEOUT) for GET /v1/{A}" in text
+    assert vault.requests == 1
+
+
+def test_response_size_limit_while_streaming():
+    """A chunked answer (no length up front) is cut off at the limit, not read to its end."""
+    stall = threading.Event()
+
+    def chunks():
+        yield b'{"data": {"data": {"k": "'
+        for _ in range(24):  # 1.5 MiB, then nothing: a client reading it all first would hang here
+            yield b"x" * 65536
+        stall.wait(10)
+
+    try:
+        with Stub(lambda seen: (200, chunks(), {"Content-Type": "application/json"})) as stub:
+            start = time.monotonic()
+            text = fail(ONE, vault_env(stub.addr, VAULT_TOKEN="t", CMP_VAULT_TIMEOUT="2"))
+            took = time.monotonic() - start
+    finally:
+        stall.set()
+    assert f"Vault's response to GET /v1/{A} at {stub.addr} exceeds the 1048576-byte limit" \
+           " (CMP_VAULT_MAX_RESPONSE_BYTES)" in text
+    assert took < 1.5 and "xxxx" not in text
+    assert len(stub.seen) == 1  # not retried
+
+
+def test_response_size_limit_from_content_length():
+    """A Content-Length over the limit is refused before any of the body is read."""
+    with Trickle(http_answer(b'{"data"', length=30 * 1024 * 1024)) as vault:
+        start = time.monotonic()
+        text = fail(ONE, vault_env(vault.addr, VAULT_TOKEN="t", CMP_VAULT_TIMEOUT="2"))
+        took = time.monotonic() - start
+    assert "exceeds the 1048576-byte limit (CMP_VAULT_MAX_RESPONSE_BYTES)" in text
+    assert took < 1.5
+
+
+def test_response_size_limit_is_a_setting():
+    with Stub(lambda seen: (200, KV2, {"Content-Type": "application/json"})) as stub:
+        env = vault_env(stub.addr, VAULT_TOKEN="t", CMP_VAULT_MAX_RESPONSE_BYTES=str(len(KV2)))
+        assert run(ONE, env)[0]["stringData"]["x"] == "v"  # exactly at the limit
+        env["CMP_VAULT_MAX_RESPONSE_BYTES"] = str(len(KV2) - 1)
+        text = fail(ONE, env)
+    assert f"exceeds the {len(KV2) - 1}-byte limit (CMP_VAULT_MAX_RESPONSE_BYTES)" in text
+
+
+def test_oversized_login_answer_stops_the_run(cache_dir):
+    def respond(seen):
+        if seen.method == "POST":
+            return 200, {"auth": {"client_token": "tok", "lease_duration": 60}, "padding": "p" * 2_000_000}
+        return 200, kv2_body({"k": "v"})
+    with Stub(respond) as stub:
+        text = fail(two_paths(), vault_env(stub.addr, cache_dir, AVP_AUTH_TYPE="approle", AVP_ROLE_ID="r",
+                                           AVP_SECRET_ID="s"))
+        assert [s.method for s in stub.seen] == ["POST"]  # one login, no reads, no second login
+    assert f"Vault's response to POST /v1/auth/approle/login at {stub.addr} exceeds the 1048576-byte limit" in text
+    assert "placeholders not resolved" in text and "pppp" not in text
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * DEEP + b"]" * DEEP,  # the whole answer
+    b'{"data": {"data": {"k": ' + b"[" * DEEP + b"]" * DEEP + b"}}}",  # the value read
+    b'{"data": {"data": {"k": ' + b"[" * 900 + b"]" * 900 + b"}}}",  # parses, but too deep to print
+], ids=["answer", "value", "value-900"])
+def test_deeply_nested_answer_is_a_vault_error(body):
+    with Stub(lambda seen: (200, body, {"Content-Type": "application/json"})) as stub:
+        text = fail(ONE, vault_env(stub.addr, VAULT_TOKEN="t"))
+    assert f"Secret/s stringData.x: Vault answered GET /v1/{A} with JSON nested more than 100 levels deep" in text
+
+
+@pytest.mark.parametrize("stage, message", [
+    ("jsonParse", "jsonParse: invalid JSON: nested more than 100 levels deep"),
+    ("jsonPath {.a}", "jsonPath: invalid JSON: nested more than 100 levels deep"),
+    ("yamlParse", "yamlParse: invalid YAML: nested more than 100 levels deep"),
+])
+def test_deeply_nested_value_for_a_modifier(stage, message):
+    deep = "[" * 5000 + "]" * 5000  # a string value in Vault, parsed by the modifier
+    with Stub(lambda seen: (200, kv2_body({"k": deep}))) as stub:
+        text = fail([secret("s", string_data={"x": f"<path:{A}#k | {stage}>"})], vault_env(stub.addr, VAULT_TOKEN="t"))
+    assert f"{message} for placeholder path:{A}#k" in text
+
+
+def _cli_resolve(addr: str, **env) -> tuple[subprocess.CompletedProcess, float]:
+    """cmp-render --secrets resolve on the example project, as Argo CD's sidecar runs it."""
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "cmp_plugin", str(EXAMPLES / "shop.yaml"), "--secrets", "resolve"],
+                          capture_output=True, text=True, timeout=15, cwd=REPO,
+                          env=clean_env(PYTHONPATH=str(REPO), VAULT_ADDR=addr, VAULT_TOKEN="t", **env))
+    return proc, time.monotonic() - start
+
+
+def test_cli_ends_at_the_deadline_when_vault_trickles():
+    with Trickle(http_answer(KV2)[:-len(KV2)], KV2, delay=0.1) as vault:
+        proc, took = _cli_resolve(vault.addr, CMP_VAULT_TIMEOUT="2")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert took < 8  # the budget (2 s) plus start-up, not len(KV2) x 0.1 s
+    assert "error: Vault did not answer within the time budget of 2 s (CMP_VAULT_TIMEOUT) for GET /v1/kv/data/shop/" \
+           in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'{"data": {"data": {"k": "' + b"x" * 2_000_000 + b'"}}}',
+     "exceeds the 1048576-byte limit (CMP_VAULT_MAX_RESPONSE_BYTES)"),
+    (b"[" * DEEP + b"]" * DEEP, "with JSON nested more than 100 levels deep"),
+], ids=["huge", "deep"])
+def test_cli_reports_a_bad_answer_as_a_vault_error(body, message):
+    with Stub(lambda seen: (200, body, {"Content-Type": "application/json"})) as stub:
+        proc, _ = _cli_resolve(stub.addr)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "error: Secret/" in proc.stderr and message in proc.stderr
+    assert "internal error" not in proc.stderr and "xxxx" not in proc.stderr

@@ -5,6 +5,7 @@
 - Stub: answers from a Python function (status sequences like 500 then 200, a fake
   Kubernetes TokenReview API).
 - Silent: accepts connections and never answers (a hung Vault).
+- Trickle: answers, but sends part of the answer one byte at a time (alive, far too slow).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +28,14 @@ class Seen:
     def __repr__(self) -> str:
         q = f"?{urllib.parse.urlencode(self.query)}" if self.query else ""
         return f"{self.method} {self.path}{q}"
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is no error
+            super().handle_error(request, client_address)
 
 
 class _Server:
@@ -62,14 +72,26 @@ class _Server:
                 for k, v in headers.items():
                     if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
+                if isinstance(payload, bytes):
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                # an iterable of byte strings: sent as it comes, chunked (no length known up front)
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    for chunk in payload:
+                        if chunk:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                            self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except ConnectionError:
+                    self.close_connection = True  # the client hung up, e.g. on an oversized body
 
             do_GET = do_POST = do_PUT = do_DELETE = do_LIST = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _HTTPServer(("127.0.0.1", 0), Handler)
         self.addr = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         daemon=True)
@@ -120,7 +142,8 @@ class CountingProxy(_Server):
 
 
 class Stub(_Server):
-    """`respond(seen) -> (status, json_body_or_bytes[, headers])`."""
+    """`respond(seen) -> (status, json_body_or_bytes_or_chunks[, headers])`; an iterator of bytes is
+    sent chunked, each item as it is produced."""
 
     def __init__(self, respond):
         super().__init__()
@@ -132,6 +155,8 @@ class Stub(_Server):
         headers = dict(out[2]) if len(out) > 2 else {}
         if isinstance(body, (bytes, str)):
             payload = body.encode() if isinstance(body, str) else body
+        elif hasattr(body, "__next__"):
+            payload = body
         else:
             payload = json.dumps(body).encode()
             headers.setdefault("Content-Type", "application/json")
@@ -169,6 +194,66 @@ class Silent:
         for c in self.conns:
             c.close()
         self.sock.close()
+
+
+class Trickle:
+    """Answers each request with `fast` at once, then `slow` one byte every `delay` seconds, then
+    holds the connection open: each read gets a byte in time, so no socket timeout ever fires."""
+
+    def __init__(self, fast: bytes, slow: bytes = b"", delay: float = 0.5):
+        self.fast, self.slow, self.delay = fast, slow, delay
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.addr = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self):
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.requests += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket):
+        with conn:
+            try:
+                conn.settimeout(5)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    part = conn.recv(65536)
+                    if not part:
+                        return
+                    head += part
+                conn.sendall(self.fast)
+                for i in range(len(self.slow)):
+                    if self._stop.wait(self.delay):
+                        return
+                    conn.sendall(self.slow[i:i + 1])
+                self._stop.wait()
+            except OSError:
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+def http_answer(body: bytes, status: str = "200 OK", length: int | None = None) -> bytes:
+    """A raw HTTP/1.1 answer with a JSON body; `length` overrides the Content-Length sent."""
+    size = len(body) if length is None else length
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n").encode() \
+        + body
 
 
 def kv2_body(data: dict, version: int = 1) -> dict:
