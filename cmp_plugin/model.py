@@ -22,8 +22,9 @@ App = namedtuple("App", "name source owner repo branch hash image port routes se
 # given, so the application user is an ordinary role and the administrator is separate.
 Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url")
 
+# default_resources: the platform's requests for the containers it owns (databases, builds).
 Project = namedtuple("Project", "name namespace apps built_apps deployed_apps databases names vault_prefix "
-                                "registry_secret")
+                                "registry_secret default_resources")
 
 
 def build(data: dict, name: str, file: str, settings: Settings) -> Project:
@@ -43,7 +44,8 @@ def build(data: dict, name: str, file: str, settings: Settings) -> Project:
                  for a in raw_apps)
     return Project(name=name, namespace=name, apps=apps, built_apps=tuple(a for a in apps if a.source == "git"),
                    deployed_apps=tuple(a for a in apps if a.image), databases=dbs, names=names,
-                   vault_prefix=prefix, registry_secret=names["registry_secret"] if has_registry_secret else "")
+                   vault_prefix=prefix, registry_secret=names["registry_secret"] if has_registry_secret else "",
+                   default_resources=workloads.resources(settings=settings))
 
 
 def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, registry_secret: str) -> App:

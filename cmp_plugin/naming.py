@@ -92,6 +92,10 @@ LIMITS_APP = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "
 LIMITS_DB = {"statefulset": STATEFULSET, "pod_label": LABEL, "service": LABEL, "secret": SUBDOMAIN,
              "volume": LABEL, "container": LABEL, "init": SUBDOMAIN}
 
+# the names of an app's CI objects: a prebuilt image (`image:`) renders none of them
+CI_APP_NAMES = ("webhook_secret", "eventsource", "eventsource_service", "event", "sensor", "workflow_template",
+                "workflow_prefix", "webhook_route", "image_name")
+
 LIMITS_PROCESS = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "service": LABEL}
 # a Job's name is also its pods' job-name label; the CronJob controller appends "-<11 digits>"
 LIMITS_JOB = {"job": LABEL, "cronjob": STATEFULSET, "container": LABEL}

@@ -36,7 +36,8 @@ def use_env_names(db_type: str, prefix: str) -> list[str]:
 
 
 def _secret_ref(name: str, secret: str, key: str) -> dict:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+    """An env entry read from a Secret's key (app/_env.yaml.j2 renders it as a secretKeyRef)."""
+    return {"name": name, "secret": secret, "key": key}
 
 
 def database_env(db, prefix: str) -> list[dict]:

@@ -68,14 +68,14 @@ def _workload_problems(loaded: Loaded, at: tuple, spec: dict, app: dict, setting
     health = _dict(spec.get("health"))
     for kind in ("http", "grpc", "tcp"):
         if kind in health and port is None:
-            out.append(loaded.problem(at + ("health", kind), f"a {kind} health check needs a port; "
-                                                             "use exec or none for a process without one", "port"))
+            out.append(loaded.problem(at + ("health", kind), f"health.{kind} checks the port, and there is none; "
+                                                             "give a port, or use exec or none", "port"))
     scale = _dict(spec.get("autoscale"))
     if scale and "replicas" in spec:
         out.append(loaded.problem(at + ("replicas",), "give replicas or autoscale, not both "
                                                       "(the autoscaler sets the replica count)", "scaling"))
     low, high = scale.get("min", 1), scale.get("max")
-    if isinstance(low, int) and isinstance(high, int) and low > high:
+    if isinstance(low, int) and isinstance(high, int) and 1 <= high < low:
         out.append(loaded.problem(at + ("autoscale", "min"), f"min {low} is greater than max {high}", "scaling"))
     if scale:
         own, inherited = _dict(spec.get("resources")), _dict(app.get("resources")) if spec is not app else {}
@@ -92,6 +92,10 @@ def _volume_problems(loaded: Loaded, at: tuple, app: dict) -> list[Problem]:
         out.append(loaded.problem(at + ("volumes",), "a volume is ReadWriteOnce: an app with volumes runs one "
                                                      "replica (remove replicas/autoscale, or keep the data elsewhere)",
                                   "volumes"))
+    if volumes and app.get("strategy") == "RollingUpdate":
+        out.append(loaded.problem(at + ("strategy",), "a volume is ReadWriteOnce: a rolling update would start the new "
+                                                      "pod while the old one holds the volume; use Recreate (the default "
+                                                      "with volumes)", "volumes"))
     names: dict = {}
     paths: dict = {}
     for j, volume in volumes:
@@ -100,6 +104,10 @@ def _volume_problems(loaded: Loaded, at: tuple, app: dict) -> list[Problem]:
             if not isinstance(value, str):
                 continue
             normal = value.rstrip("/") or "/"
+            if key == "path" and normal == "/":
+                out.append(loaded.problem(at + ("volumes", j, key), "a volume cannot replace the container's "
+                                                                     "root directory; mount it at a subdirectory", "volumes"))
+                continue
             if normal in seen:
                 out.append(loaded.problem(at + ("volumes", j, key), f"{key} {value!r} is already used on line "
                                                                      f"{loaded.place(seen[normal])[0]}", "duplicate-name"))
@@ -128,10 +136,11 @@ def _env_problems(loaded: Loaded, at: tuple, app: dict, databases: dict[str, dic
     out = []
     owners: dict[str, tuple] = {}  # name -> path of what defines it
 
-    def define(name: str, path: tuple, what: str, table: dict) -> None:
+    def define(name: str, path: tuple, what: str, table: dict, key: bool = False) -> None:
         if name in table:
             out.append(loaded.problem(path, f"environment variable {name} is also defined by "
-                                            f"{table[name][1]} (line {loaded.place(table[name][0])[0]})", "duplicate-env"))
+                                            f"{table[name][1]} (line {loaded.place(table[name][0])[0]})",
+                                      "duplicate-env", key=key))
         else:
             table[name] = (path, what)
 
@@ -160,7 +169,7 @@ def _env_problems(loaded: Loaded, at: tuple, app: dict, databases: dict[str, dic
             for var in wiring.use_env_names(_dict(databases[name]).get("type", ""), prefix):
                 define(var, path, f"uses {name}", owners)
     for key, value in _dict(app.get("env")).items():
-        define(key, at + ("env", key), "env", owners)
+        define(key, at + ("env", key), "env", owners, key=True)
     # a process or job may replace the app's env, not a secret or a database variable
     base = {k: v for k, v in owners.items() if v[1] != "env"}
     for kind in ("processes", "jobs"):
@@ -169,7 +178,7 @@ def _env_problems(loaded: Loaded, at: tuple, app: dict, databases: dict[str, dic
                 if key in base:
                     out.append(loaded.problem(at + (kind, j, "env", key), f"environment variable {key} is also defined by "
                                                                           f"{base[key][1]} (line {loaded.place(base[key][0])[0]})",
-                                              "duplicate-env"))
+                                              "duplicate-env", key=True))
     return out
 
 
@@ -188,6 +197,12 @@ def database_problems(loaded: Loaded, i: int, db: dict) -> list[Problem]:
     if isinstance(user, str) and (user in RESERVED_DB_USERS or user.startswith("pg_")):
         out.append(loaded.problem(at + ("user",), f"user {user!r} is the engine's own; choose another name", "database"))
     return out
+
+
+def job_limits(job: dict) -> dict:
+    """A `before: deploy` Job is named within 63; a CronJob within 52 (its Jobs get a suffix)."""
+    keys = ("cronjob", "container") if "schedule" in _dict(job) else ("job", "container")
+    return {k: naming.LIMITS_JOB[k] for k in keys}
 
 
 def derived_names(project: str, app: str, item: dict) -> dict[str, dict]:

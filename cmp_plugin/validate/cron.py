@@ -3,7 +3,11 @@ descriptor. Returns what is wrong, or None."""
 
 from __future__ import annotations
 
+import re
+
 DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+# robfig/cron's `@every <Go duration>`, e.g. @every 1h30m
+_EVERY = re.compile(r"^@every\s+(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|ms|s|m|h))+$")
 _MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
 _DAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}
 # (name, low, high, names, `?` allowed)
@@ -38,8 +42,12 @@ def problem(schedule: str) -> str | None:
     text = schedule.strip()
     if text.startswith(("TZ=", "CRON_TZ=")):
         return "a time zone inside the schedule is refused by Kubernetes; use the job's timeZone field"
+    if text.startswith("@every"):
+        if not _EVERY.match(text):
+            return "@every takes a duration such as 30m or 1h30m"
+        return None if re.search(r"[1-9]", text) else "@every needs a duration above zero"
     if text.startswith("@"):
-        return None if text in DESCRIPTORS else f"unknown descriptor {text!r}; use five fields or one of {', '.join(DESCRIPTORS)}"
+        return None if text in DESCRIPTORS else f"unknown descriptor {text!r}; use five fields or one of {', '.join(DESCRIPTORS)}, @every <duration>"
     parts = text.split()
     if len(parts) != 5:
         return f"expected five fields (minute hour day-of-month month day-of-week), found {len(parts)}"

@@ -70,7 +70,7 @@ def _control_characters(loaded: Loaded, value, path: tuple = ()) -> list[Problem
     return out
 
 
-_LIMITS_SUB = {"processes": naming.LIMITS_PROCESS, "jobs": naming.LIMITS_JOB, "volumes": naming.LIMITS_VOLUME}
+_LIMITS_SUB = {"processes": naming.LIMITS_PROCESS, "volumes": naming.LIMITS_VOLUME}
 
 
 def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Problem]:
@@ -83,7 +83,8 @@ def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Prob
         name = _name(app)
         if name:
             for sub, names in apps_rules.derived_names(project, name, app).items():
-                out += _length_problems(loaded, ("applications", i) + sub + ("name",), names, _LIMITS_SUB[sub[0]])
+                limits = apps_rules.job_limits(app["jobs"][sub[1]]) if sub[0] == "jobs" else _LIMITS_SUB[sub[0]]
+                out += _length_problems(loaded, ("applications", i) + sub + ("name",), names, limits)
     for i, db in dbs:
         out += apps_rules.database_problems(loaded, i, db)
     if isinstance(value, dict) and not any(value.get(k) for k in ("applications", "databases")):
@@ -103,7 +104,9 @@ def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Prob
                 continue
             seen[name] = path
             if kind == "applications":
-                out += _length_problems(loaded, path, naming.app_names(project, name), naming.LIMITS_APP)
+                limits = naming.LIMITS_APP if "image" not in item else {
+                    k: v for k, v in naming.LIMITS_APP.items() if k not in naming.CI_APP_NAMES}
+                out += _length_problems(loaded, path, naming.app_names(project, name), limits)
             else:
                 out += _length_problems(loaded, path, naming.db_names(project, name), naming.LIMITS_DB)
     out += _collisions(loaded, project, seen)
@@ -157,10 +160,11 @@ def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[P
         kind_of_item, index = path[0], path[1]
         if kind_of_item == "applications":
             derived = naming.app_names(project, name)
-            for key, kind in _APP_KINDS.items():
-                claim(kind, derived[key], path)
-            claim("pod label", derived["pod_label"], path)
             app = loaded.value["applications"][index]
+            for key, kind in _APP_KINDS.items():
+                if key not in naming.CI_APP_NAMES or "image" not in app:  # a prebuilt image has no CI objects
+                    claim(kind, derived[key], path)
+            claim("pod label", derived["pod_label"], path)
             for sub, sub_names in apps_rules.derived_names(project, name, app).items():
                 for key, kind in _SUB_KINDS[sub[0]]:
                     claim(kind, sub_names[key], ("applications", index) + sub + ("name",))

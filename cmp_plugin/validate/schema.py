@@ -127,6 +127,20 @@ def _leaves(error):
         yield error
 
 
+def _yaml_spelling(value) -> str:
+    """A scalar as a YAML file spells it (`true`, not Python's `True`)."""
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+
+
+def _is_key(data, path: tuple, key: str) -> bool:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(data, dict) and key in data
+
+
 def _explain(error, loaded: Loaded) -> list[Problem]:
     path = tuple(error.absolute_path)
     kw, node, value = error.validator, error.schema, error.instance
@@ -138,10 +152,18 @@ def _explain(error, loaded: Loaded) -> list[Problem]:
             tail = f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {', '.join(known)}"
             out.append(loaded.problem(path + (key,), f"unknown field {key!r}{tail}", "schema", key=True))
         return out
+    if kw == "pattern" and isinstance(value, str) and _is_key(loaded.value, path, value):
+        # propertyNames: jsonschema reports the key at its mapping; place it at the key itself
+        message = node.get("x-pattern-message", f"does not match {node.get('pattern')!r}")
+        return [loaded.problem(path + (value,), f"{value!r} {message}", "schema", key=True)]
     if kw == "pattern" and "x-pattern-message" in node:
         return [loaded.problem(path, f"{value!r} {node['x-pattern-message']}", "schema")]
-    if kw == "type" and isinstance(value, (int, float)) and not isinstance(value, bool) and "string" in str(node.get("type")):
-        return [loaded.problem(path, f"{value!r} is not of type 'string' (quote it: \"{value}\")", "schema")]
+    if kw == "type" and isinstance(value, (bool, int, float)) and "string" in str(node.get("type")):
+        text = _yaml_spelling(value)
+        return [loaded.problem(path, f"{text} is not of type 'string' (quote it: \"{text}\")", "schema")]
+    if kw in ("enum", "type") and isinstance(value, bool):
+        allowed = " or ".join(_yaml_spelling(v) for v in node.get("enum", ())) or str(node.get("type"))
+        return [loaded.problem(path, f"{_yaml_spelling(value)} is not allowed here; expected {allowed}", "schema")]
     if kw in ("minProperties", "maxProperties") and node.get("maxProperties") == 1:
         return [loaded.problem(path, f"give exactly one of {', '.join(node.get('properties', {}))}", "schema")]
     if kw == "propertyNames":

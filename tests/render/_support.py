@@ -129,6 +129,8 @@ CORE_KINDS = {
     ("v1", "Secret"), ("v1", "Service"), ("v1", "ServiceAccount"),
     ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
+    ("v1", "ConfigMap"), ("v1", "PersistentVolumeClaim"), ("batch/v1", "Job"), ("batch/v1", "CronJob"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
 }
 ROOT_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"]
 
@@ -235,8 +237,10 @@ def name_problems(doc: dict) -> list[str]:
         out.append(f"{kind} name {name!r} is not an RFC 1123 subdomain")
     if kind in LABEL_NAMED and not (DNS_LABEL.fullmatch(name) and len(name) <= 63):
         out.append(f"{kind} name {name!r} is not an RFC 1123 label")
-    if kind == "StatefulSet" and len(name) > 52:
-        out.append(f"StatefulSet name {name!r} leaves no room for the controller-revision-hash label")
+    if kind in ("StatefulSet", "CronJob") and len(name) > 52:
+        out.append(f"{kind} name {name!r} leaves no room for the suffix its controller appends (63-character labels)")
+    if kind == "Job" and len(name) > 63:
+        out.append(f"Job name {name!r} is longer than the job-name label value may be")
     ns = meta.get("namespace", "")
     if not (DNS_LABEL.fullmatch(ns) and len(ns) <= 63):
         out.append(f"{kind} {name!r} namespace {ns!r} is not an RFC 1123 label")
@@ -254,6 +258,13 @@ def name_problems(doc: dict) -> list[str]:
         names = [c["name"] for c in pod["containers"]] + [v["name"] for v in pod.get("volumes") or []]
         names += [t["metadata"]["name"] for t in spec.get("volumeClaimTemplates") or []]
         names += [p["name"] for c in pod["containers"] for p in c.get("ports") or [] if "name" in p]
+    elif kind in ("Job", "CronJob"):
+        template = pod_template(doc)
+        pod = template["spec"]
+        selectors = [(template.get("metadata") or {}).get("labels") or {}]
+        names = [c["name"] for c in pod["containers"]] + [v["name"] for v in pod.get("volumes") or []]
+    elif kind == "PodDisruptionBudget":
+        selectors, names = [(spec.get("selector") or {}).get("matchLabels") or {}], []
     elif kind == "Service":
         selectors, names = [spec.get("selector") or {}], [p["name"] for p in spec["ports"] if "name" in p]
     else:
@@ -273,8 +284,24 @@ def name_problems(doc: dict) -> list[str]:
 ARGO_EVENTS_SERVICE_SUFFIX = "-eventsource-svc"  # Argo Events: Service "<eventsource>-eventsource-svc"
 
 
-def integrity_problems(docs: list[dict]) -> list[str]:
-    """Referential integrity of one project's output, from what each controller will look up."""
+POD_OWNERS = ("Deployment", "StatefulSet", "Job", "CronJob")
+
+
+def pod_template(doc: dict) -> dict:
+    """The pod template of a workload: a CronJob's is inside its jobTemplate."""
+    spec = doc["spec"]
+    if doc["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]
+
+
+def integrity_problems(docs: list[dict], project: dict | None = None) -> list[str]:
+    """Referential integrity of one project's output, from what each controller will look up.
+
+    project: the project file's data. Without it every Deployment, Job and CronJob must run an image
+    a build in the output pushes; with it, an application's prebuilt `image:` is allowed too, and a
+    built image's tag must be one of the project's git.hash values.
+    """
     out: list[str] = []
     index: dict[tuple[str, str], dict] = {}
     namespaces = set()
@@ -340,21 +367,42 @@ def integrity_problems(docs: list[dict]) -> list[str]:
 
     def volumes_refs(volumes, where):
         for vol in volumes or []:
+            vw = f"{where} volume {vol['name']!r}"
             secret = vol.get("secret")
             if secret:
                 for item in secret.get("items") or []:
-                    need_key(secret["secretName"], item["key"], f"{where} volume {vol['name']!r}")
+                    need_key(secret["secretName"], item["key"], vw)
                 if not secret.get("items"):
-                    need("Secret", secret["secretName"], f"{where} volume {vol['name']!r}")
+                    need("Secret", secret["secretName"], vw)
+            config_map = vol.get("configMap")
+            if config_map:
+                if config_map.get("optional"):
+                    out.append(f"{vw}: optional configMap {config_map['name']!r} hides a missing ConfigMap")
+                cm = need("ConfigMap", config_map["name"], vw)
+                if cm is not None:
+                    keys = set(cm.get("data") or {}) | set(cm.get("binaryData") or {})
+                    if not keys:
+                        out.append(f"{vw}: ConfigMap {config_map['name']!r} is empty")
+                    for item in config_map.get("items") or []:
+                        if item["key"] not in keys:
+                            out.append(f"{vw}: refers to key {item['key']!r} of ConfigMap {config_map['name']!r}, "
+                                       f"which has keys {sorted(keys)}")
+            claim = vol.get("persistentVolumeClaim")
+            if claim:
+                need("PersistentVolumeClaim", claim["claimName"], vw)
 
     def pod_refs(doc):
         where = f"{doc['kind']} {doc['metadata']['name']!r}"
         spec = doc["spec"]
-        pod = spec["template"]["spec"]
-        labels = spec["template"]["metadata"]["labels"]
-        for k, v in spec["selector"]["matchLabels"].items():
-            if labels.get(k) != v:
-                out.append(f"{where}: selector {k}={v} does not select its own pod template")
+        template = pod_template(doc)
+        pod = template["spec"]
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            for k, v in spec["selector"]["matchLabels"].items():
+                if labels.get(k) != v:
+                    out.append(f"{where}: selector {k}={v} does not select its own pod template")
+        elif pod.get("restartPolicy") not in ("Never", "OnFailure"):  # the API server refuses Always for a Job
+            out.append(f"{where}: a Job's pods need restartPolicy Never or OnFailure, not {pod.get('restartPolicy')!r}")
         vols = {v["name"] for v in pod.get("volumes") or []}
         vols |= {t["metadata"]["name"] for t in spec.get("volumeClaimTemplates") or []}
         containers_refs(pod["containers"], where, vols)
@@ -364,13 +412,24 @@ def integrity_problems(docs: list[dict]) -> list[str]:
         if pod.get("serviceAccountName"):
             need("ServiceAccount", pod["serviceAccountName"], where)
 
-    workloads = of("Deployment") + of("StatefulSet")
+    workloads = [d for kind in POD_OWNERS for d in of(kind)]
     for w in workloads:
         pod_refs(w)
 
+    def pod_labels(w):
+        return (pod_template(w).get("metadata") or {}).get("labels") or {}
+
+    seen_labels: dict[str, str] = {}
+    for w in workloads:  # Services, PodDisruptionBudgets and anti-affinity tell workloads apart by pod labels
+        key = json.dumps(pod_labels(w), sort_keys=True)
+        label = f"{w['kind']} {w['metadata']['name']!r}"
+        if key in seen_labels:
+            out.append(f"{label}: its pods carry the same labels as those of {seen_labels[key]} ({key})")
+        seen_labels.setdefault(key, label)
+
     def pods_selected_by(selector):
         return [w for w in workloads
-                if selector and all(w["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in selector.items())]
+                if selector and all(pod_labels(w).get(k) == v for k, v in selector.items())]
 
     for svc in of("Service"):
         where = f"Service {svc['metadata']['name']!r}"
@@ -378,12 +437,75 @@ def integrity_problems(docs: list[dict]) -> list[str]:
         if len(selected) != 1:
             out.append(f"{where}: selects {len(selected)} workloads, expected exactly 1")
             continue
+        if selected[0]["kind"] not in ("Deployment", "StatefulSet"):
+            out.append(f"{where}: selects the pods of {selected[0]['kind']} {selected[0]['metadata']['name']!r}, "
+                       f"which serve nothing")
+            continue
         container_ports = {p["containerPort"] for c in selected[0]["spec"]["template"]["spec"]["containers"]
                            for p in c.get("ports") or []}
         for port in svc["spec"]["ports"]:
             if port.get("targetPort", port["port"]) not in container_ports:
                 out.append(f"{where}: targetPort {port.get('targetPort')} is not a containerPort of "
                            f"{selected[0]['metadata']['name']!r} {sorted(container_ports)}")
+
+    # HorizontalPodAutoscaler: its target is a Deployment of the output that leaves replicas to it, and
+    # whose every container requests CPU (utilization is a percentage of the request)
+    targets: dict[str, str] = {}
+    for hpa in of("HorizontalPodAutoscaler"):
+        where = f"HorizontalPodAutoscaler {hpa['metadata']['name']!r}"
+        spec, ref = hpa["spec"], hpa["spec"]["scaleTargetRef"]
+        if (ref.get("apiVersion"), ref.get("kind")) != ("apps/v1", "Deployment"):
+            out.append(f"{where}: scaleTargetRef {ref} is not an apps/v1 Deployment")
+            continue
+        if ref["name"] in targets:
+            out.append(f"{where}: Deployment {ref['name']!r} is also scaled by {targets[ref['name']]}")
+        targets[ref["name"]] = where
+        dep = need("Deployment", ref["name"], f"{where} scaleTargetRef")
+        if spec.get("minReplicas", 1) > spec["maxReplicas"]:
+            out.append(f"{where}: minReplicas {spec.get('minReplicas')} > maxReplicas {spec['maxReplicas']}")
+        if dep is None:
+            continue
+        if "replicas" in dep["spec"]:
+            out.append(f"{where}: Deployment {ref['name']!r} sets replicas, which Argo CD would reset "
+                       f"against the autoscaler on every sync")
+        for metric in spec.get("metrics") or []:
+            name = (metric.get("resource") or {}).get("name")
+            if metric.get("type") == "Resource" and (metric["resource"]["target"].get("type") == "Utilization"):
+                for c in pod_template(dep)["spec"]["containers"]:
+                    if name not in ((c.get("resources") or {}).get("requests") or {}):
+                        out.append(f"{where}: container {c['name']!r} of {ref['name']!r} requests no {name}; "
+                                   f"utilization cannot be computed")
+
+    for pdb in of("PodDisruptionBudget"):
+        where = f"PodDisruptionBudget {pdb['metadata']['name']!r}"
+        selector = pdb["spec"].get("selector") or {}
+        if set(selector) - {"matchLabels"}:
+            out.append(f"{where}: selector uses {sorted(selector)}; only matchLabels is checked here")
+        selected = pods_selected_by(selector.get("matchLabels"))
+        if len(selected) != 1:
+            out.append(f"{where}: selects {len(selected)} workloads, expected exactly 1")
+        elif selected[0]["kind"] not in ("Deployment", "StatefulSet"):
+            out.append(f"{where}: selects the pods of {selected[0]['kind']} {selected[0]['metadata']['name']!r}")
+
+    # PersistentVolumeClaims (ReadWriteOnce): mounted by one workload, which never runs two pods at once
+    claimed_by: dict[str, str] = {}
+    for w in workloads:
+        label = f"{w['kind']} {w['metadata']['name']!r}"
+        for vol in pod_template(w)["spec"].get("volumes") or []:
+            claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim is None:
+                continue
+            if claim in claimed_by:
+                out.append(f"{label}: PersistentVolumeClaim {claim!r} is also mounted by {claimed_by[claim]}")
+            claimed_by.setdefault(claim, label)
+            pvc = index.get(("PersistentVolumeClaim", claim))
+            if pvc is None or pvc["spec"].get("accessModes") != ["ReadWriteOnce"] or w["kind"] != "Deployment":
+                continue
+            if w["metadata"]["name"] in targets or w["spec"].get("replicas", 1) > 1:
+                out.append(f"{label}: mounts ReadWriteOnce claim {claim!r} but may run more than one pod")
+            if (w["spec"].get("strategy") or {}).get("type", "RollingUpdate") != "Recreate":
+                out.append(f"{label}: mounts ReadWriteOnce claim {claim!r} with a rolling update (the new pod "
+                           f"may wait forever for the volume)")
 
     for sts in of("StatefulSet"):
         where = f"StatefulSet {sts['metadata']['name']!r}"
@@ -491,18 +613,28 @@ def integrity_problems(docs: list[dict]) -> list[str]:
         if sa and not _may(index, sa, "argoproj.io", "workflows", "create"):
             out.append(f"Sensor {sensor['metadata']['name']!r}: ServiceAccount {sa!r} may not create workflows")
 
-    # Deployments pull exactly what the build pushes
+    # Deployments, Jobs and CronJobs pull exactly what the build pushes, or a prebuilt image the
+    # project file names; a built image is tagged with a commit (one of the project's hashes when known)
     pushed = set()
     for wt in of("WorkflowTemplate"):
         for t in wt["spec"]["templates"]:
             for arg in (t.get("container") or {}).get("args") or []:
                 if isinstance(arg, str) and arg.startswith("--destination=") and arg.endswith(":{{inputs.parameters.sha}}"):
                     pushed.add(arg[len("--destination="):].rsplit(":", 1)[0])
-    for dep in of("Deployment"):
-        for c in dep["spec"]["template"]["spec"]["containers"]:
+    apps = (project or {}).get("applications") or []
+    prebuilt = {a["image"] for a in apps if a.get("image")}
+    hashes = {(a.get("git") or {}).get("hash") for a in apps if a.get("git")} - {None, ""}
+    for w in workloads:
+        if w["kind"] == "StatefulSet":
+            continue  # databases run the engines' official images
+        for c in pod_template(w)["spec"]["containers"]:
+            if c["image"] in prebuilt:
+                continue
             repo_, _, tag = c["image"].rpartition(":")
-            if repo_ not in pushed or not re.fullmatch(r"[0-9a-f]{40}", tag):
-                out.append(f"Deployment {dep['metadata']['name']!r}: image {c['image']!r} is not one a build pushes")
+            tag_ok = tag in hashes if project is not None else re.fullmatch(r"[0-9a-f]{40}", tag)
+            if repo_ not in pushed or not tag_ok:
+                out.append(f"{w['kind']} {w['metadata']['name']!r}: image {c['image']!r} is neither one a build "
+                           f"pushes nor a prebuilt image of the project file")
     return out
 
 

@@ -181,12 +181,39 @@ def test_yaml_scalar_is_ascii_and_single_line():
 HASH = "0" * 40
 _FIELDS = ("owner", "repo", "branch", "hash", "secret", "context", "dockerfile", "arg-key", "arg-value", "db",
            "version", "size", "project", "app")
+# application fields (env, commands, probes, volumes, prebuilt images, processes, jobs, database wiring),
+# on a project of prebuilt-image apps: no CI objects, so each render stays cheap
+_APP_FIELDS = ("env-key", "env-value", "process-env-value", "job-env-value", "command", "args", "process-command",
+               "job-command", "job-args", "exec", "health-http", "volume-name", "volume-path", "volume-size", "image",
+               "process", "job", "cron-job", "schedule", "time-zone", "prefix", "db-user", "db-database", "memory",
+               "cpu")
 
 
 def _model(field, value):
     """A Project built without validation, `value` appended to one field; all else benign."""
     def f(name, base):
         return base + value if field == name else base
+    if field in _APP_FIELDS:
+        key = f("env-key", "E")
+        data = {"applications": [
+            {"name": "web", "image": f("image", "ghost:5"), "port": 80, "secrets": ["K"],
+             "env": {key: f("env-value", "v")}, "uses": [{"name": "pg", "prefix": f("prefix", "PG")}],
+             "command": ["run", f("command", "c")], "args": [f("args", "a")],
+             "health": {"http": f("health-http", "/healthz")},
+             "resources": {"cpu": f("cpu", "100m"), "memory": f("memory", "64Mi")},
+             "volumes": [{"name": f("volume-name", "data"), "path": f("volume-path", "/data"),
+                          "size": f("volume-size", "1Gi")}],
+             "processes": [{"name": f("process", "worker"), "command": [f("process-command", "w")], "port": 81,
+                            "env": {key: f("process-env-value", "p")}, "health": {"exec": ["check", f("exec", "x")]},
+                            "autoscale": {"max": 3}}],
+             "jobs": [{"name": f("job", "migrate"), "command": [f("job-command", "m")], "args": [f("job-args", "a")],
+                       "before": "deploy", "env": {key: f("job-env-value", "j")}},
+                      {"name": f("cron-job", "report"), "command": ["r"], "schedule": f("schedule", "@daily"),
+                       "timeZone": f("time-zone", "Europe/Berlin")}]}],
+            "databases": [{"name": "pg", "type": "postgres", "version": "16", "port": 5432, "size": "1Gi",
+                           "user": f("db-user", "app"), "database": f("db-database", "app")}]}
+        settings = settings_for({})
+        return render_documents(model.build(data, "p", "p.yaml", settings), settings)
     data = {"applications": [{"name": f("app", "web"), "port": 80, "domains": ["a.example"], "secrets": [f("secret", "K")],
                               "git": {"owner": f("owner", "o"), "repo": f("repo", "r"), "branch": f("branch", "b"),
                                       "hash": f("hash", HASH)},
@@ -218,10 +245,10 @@ def _strings(x):
         yield x
 
 
-@pytest.mark.parametrize("field", _FIELDS)
+@pytest.mark.parametrize("field", _FIELDS + _APP_FIELDS)
 def test_real_templates_keep_their_structure_for_any_model_value(field):
     """Even values validation would refuse cannot change what the templates produce."""
-    benign = _shape(_model(None, ""))
+    benign = _shape(_model(field, ""))  # "" appended: the benign project of this field's model
     for value in HOSTILE[:-2] + ["\n" + "x: y\n" * 50]:
         try:
             docs = _model(field, value)
@@ -255,6 +282,132 @@ def test_build_arg_values_reach_kaniko_as_one_argument(value, tmp_path):
     args = next(t for t in wt["spec"]["templates"] if t["name"] == "build-container")["container"]["args"]
     assert args.count(f"--build-arg=HOSTILE={value}") == 1
     assert "--build-arg=AFTER=z" in args
+
+
+# Application fields through the whole pipeline: each value is refused by validation, or comes out
+# exactly (one scalar, the value itself) where it belongs, and the objects keep their structure.
+
+def _app_project(field: str, value: str) -> dict:
+    """A valid project with `value` in one application field (free-text fields take it as is; fields
+    with a pattern get it appended to a valid value, as the model test does)."""
+    def f(name, base=None):
+        return (value if base is None else base + value) if field == name else (base if base is not None else "v")
+    web = {"name": "web", "image": f("image", "ghost:5"), "port": 80,
+           "env": {"HOSTILE": f("env-value"), "AFTER": "z"},
+           "command": ["run", f("command"), "end"], "args": [f("args"), "end"],
+           "health": {"http": f("health-http", "/healthz")},
+           "uses": [{"name": "pg", "prefix": f("prefix", "PG")}],
+           "volumes": [{"name": "data", "path": f("volume-path", "/data"), "size": "1Gi"}],
+           "processes": [{"name": f("process", "worker"), "command": [f("process-command"), "end"],
+                          "env": {"HOSTILE": f("process-env-value")}, "health": {"exec": ["check", f("exec")]}}],
+           "jobs": [{"name": f("job", "migrate"), "command": [f("job-command")], "args": [f("job-args")], "before": "deploy"},
+                    {"name": "report", "command": ["r"], "schedule": f("schedule", "0 3 * * *"),
+                     "timeZone": f("time-zone", "Europe/Berlin")}]}
+    return {"applications": [web], "databases": [{"name": "pg", "type": "postgres", "version": "16", "port": 5432,
+                                                   "size": "1Gi", "user": f("db-user", "app"),
+                                                   "database": f("db-database", "app")}]}
+
+
+def _one(docs, kind, name):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name)
+    return found[0]
+
+
+def _ctr(docs, kind, name):
+    doc = _one(docs, kind, name)
+    spec = doc["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else doc["spec"]
+    return spec["template"]["spec"]["containers"][0]
+
+
+def _env(c, name):
+    return [e["value"] for e in c.get("env") or [] if e["name"] == name]
+
+
+# field -> (pattern field: also tried appended to a valid value, where the value must come out)
+_PIPELINE = {
+    "env-value": (False, lambda d, v: [_env(_ctr(d, "Deployment", "web-app"), "HOSTILE") == [v],
+                                       _env(_ctr(d, "Job", "web-migrate"), "HOSTILE") == [v],
+                                       _env(_ctr(d, "CronJob", "web-report"), "HOSTILE") == [v]]),
+    "process-env-value": (False, lambda d, v: [_env(_ctr(d, "Deployment", "web-worker"), "HOSTILE") == [v]]),
+    "command": (False, lambda d, v: [_ctr(d, "Deployment", "web-app")["command"] == ["run", v, "end"]]),
+    "args": (False, lambda d, v: [_ctr(d, "Deployment", "web-app")["args"] == [v, "end"]]),
+    "process-command": (False, lambda d, v: [_ctr(d, "Deployment", "web-worker")["command"] == [v, "end"]]),
+    "job-command": (False, lambda d, v: [_ctr(d, "Job", "web-migrate")["command"] == [v]]),
+    "job-args": (False, lambda d, v: [_ctr(d, "Job", "web-migrate")["args"] == [v]]),
+    "exec": (False, lambda d, v: [_ctr(d, "Deployment", "web-worker")[p]["exec"]["command"] == ["check", v]
+                                  for p in ("startupProbe", "readinessProbe", "livenessProbe")]),
+    "health-http": (True, lambda d, v: [_ctr(d, "Deployment", "web-app")[p]["httpGet"]["path"] == v
+                                        for p in ("startupProbe", "readinessProbe", "livenessProbe")]),
+    "volume-path": (True, lambda d, v: [_ctr(d, "Deployment", "web-app")["volumeMounts"][0]["mountPath"] == v]),
+    "image": (True, lambda d, v: [_ctr(d, "Deployment", "web-app")["image"] == v, _ctr(d, "Job", "web-migrate")["image"] == v]),
+    "schedule": (True, lambda d, v: [_one(d, "CronJob", "web-report")["spec"]["schedule"] == v]),
+    "time-zone": (True, lambda d, v: [_one(d, "CronJob", "web-report")["spec"]["timeZone"] == v]),
+    "process": (True, lambda d, v: [_ctr(d, "Deployment", "web-" + v)["name"] == v]),
+    "job": (True, lambda d, v: [_ctr(d, "Job", "web-" + v)["name"] == v]),
+    "prefix": (True, lambda d, v: [_env(_ctr(d, "Deployment", "web-app"), v + "_HOST") == ["pg"]]),
+    "db-user": (True, lambda d, v: [_env(_ctr(d, "Deployment", "web-app"), "PG_USER") == [v],
+                                    _env(_ctr(d, "StatefulSet", "inj-pg-db"), "APP_DB_USER") == [v]]),
+    "db-database": (True, lambda d, v: [_env(_ctr(d, "Deployment", "web-app"), "PG_NAME") == [v],
+                                        _env(_ctr(d, "StatefulSet", "inj-pg-db"), "APP_DB_NAME") == [v]]),
+}
+
+
+def _kinds_and_shapes(docs):
+    return sorted((d["kind"], repr(_shape(d))) for d in docs)
+
+
+@pytest.mark.parametrize("field", list(_PIPELINE))
+def test_application_values_are_refused_or_one_intact_scalar(field, tmp_path):
+    pattern_field, where = _PIPELINE[field]
+    settings = settings_for({})
+    benign = docs_of(render_file(str(write_project(tmp_path, "inj", project_text_of(_app_project(field, "")))),
+                                 settings=settings, env={})) if not pattern_field else None
+    rendered_any = False
+    for value in _WRITABLE:
+        data = _app_project(field, value)
+        text = project_text_of(data)
+        if validate_text(text, "inj.yaml", settings=settings):
+            continue  # refused by validation: safe
+        docs = docs_of(render_file(str(write_project(tmp_path, "inj", text)), settings=settings, env={}))
+        rendered_any = True
+        if benign is not None:
+            assert _kinds_and_shapes(docs) == _kinds_and_shapes(benign), f"{field}={value!r} changed the structure"
+        placed = _find_value(data, field)
+        assert all(where(docs, placed)), f"{field}={value!r} did not come out intact"
+    if pattern_field:  # the valid base value itself renders where expected
+        data = _app_project(field, "")
+        docs = docs_of(render_file(str(write_project(tmp_path, "inj", project_text_of(data))), settings=settings, env={}))
+        assert all(where(docs, _find_value(data, field)))
+    else:
+        assert rendered_any, f"no value of {field} passed validation: the test checked nothing"
+
+
+_COMMAND_FIELDS = ("command", "args", "process-command", "job-command", "job-args", "exec")
+
+
+@pytest.mark.parametrize("field", _COMMAND_FIELDS)
+def test_vault_placeholder_in_a_command_is_refused_by_validation(field):
+    for placeholder in ("<path:kv/data/inj/apps/web#K>", "<path:kv/data/other#k>"):
+        text = project_text_of(_app_project(field, placeholder))
+        assert validate_text(text, "inj.yaml"), f"{field}={placeholder!r} passed validation"
+
+
+def _find_value(data: dict, field: str) -> str:
+    web, pg = data["applications"][0], data["databases"][0]
+    return {"env-value": lambda: web["env"]["HOSTILE"], "process-env-value": lambda: web["processes"][0]["env"]["HOSTILE"],
+            "command": lambda: web["command"][1], "args": lambda: web["args"][0],
+            "process-command": lambda: web["processes"][0]["command"][0], "job-command": lambda: web["jobs"][0]["command"][0],
+            "job-args": lambda: web["jobs"][0]["args"][0], "exec": lambda: web["processes"][0]["health"]["exec"][1],
+            "health-http": lambda: web["health"]["http"], "volume-path": lambda: web["volumes"][0]["path"],
+            "image": lambda: web["image"], "schedule": lambda: web["jobs"][1]["schedule"],
+            "time-zone": lambda: web["jobs"][1]["timeZone"], "process": lambda: web["processes"][0]["name"],
+            "job": lambda: web["jobs"][0]["name"], "prefix": lambda: web["uses"][0]["prefix"],
+            "db-user": lambda: pg["user"], "db-database": lambda: pg["database"]}[field]()
+
+
+def project_text_of(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False, width=1_000_000, allow_unicode=False)
 
 
 ARGO_EXPRESSIONS = ["{{workflow.parameters.git_sha}}", "{{inputs.parameters.sha}}", "{{=sprig.trim('x')}}",
