@@ -26,6 +26,10 @@ def project_names(project: str) -> dict[str, str]:
         "ci_role_binding": f"{project}-ci-workflow-rolebinding",
         "github_secret": f"{project}-github-access-secret",
         "registry_secret": "registry-secret",
+        # operator modes: the ServiceAccount the operator logs in to Vault as, and its
+        # SecretStore (external-secrets) or VaultAuth and VaultConnection (vault-secrets-operator)
+        "secrets_service_account": f"{project}-secrets",
+        "secret_store": f"{project}-vault",
     }
 
 
@@ -84,7 +88,8 @@ def db_names(project: str, db: str) -> dict[str, str]:
 
 # (key, limit, what Kubernetes does with it); keys not listed are free text or checked elsewhere.
 LIMITS_PROJECT = {"namespace": LABEL, "eventbus": LABEL, "ci_service_account": SUBDOMAIN,
-                  "ci_role": SUBDOMAIN, "ci_role_binding": SUBDOMAIN, "github_secret": SUBDOMAIN}
+                  "ci_role": SUBDOMAIN, "ci_role_binding": SUBDOMAIN, "github_secret": SUBDOMAIN,
+                  "secrets_service_account": SUBDOMAIN, "secret_store": SUBDOMAIN}
 LIMITS_APP = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "service": LABEL,
               "secret": SUBDOMAIN, "webhook_secret": SUBDOMAIN, "eventsource": LABEL,
               "eventsource_service": LABEL, "sensor": LABEL, "workflow_template": SUBDOMAIN,

@@ -70,6 +70,31 @@ FIELDS: tuple[Field, ...] = (
     Field("storage_class", "CMP_STORAGE_CLASS", "", "str",
           "StorageClass of application volumes (empty: the cluster's default).",
           r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"),
+    Field("secrets_mode", "CMP_SECRETS_MODE", "inline", "str",
+          "How Secrets reach the cluster: `inline` (resolved from Vault by this plugin), `external-secrets` "
+          "(ExternalSecrets for the External Secrets Operator) or `vault-secrets-operator` (VaultStaticSecrets); "
+          "see docs/secrets-modes.md.", r"^(inline|external-secrets|vault-secrets-operator)$"),
+    Field("secrets_vault_address", "CMP_SECRETS_VAULT_ADDRESS", "http://vault.vault.svc:8200", "str",
+          "Vault address the operator connects to (SecretStore `server`, VaultConnection `address`); "
+          "empty with vault-secrets-operator: the operator's default connection.",
+          r"^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?)?$"),
+    Field("secrets_vault_auth_mount", "CMP_SECRETS_VAULT_AUTH_MOUNT", "kubernetes", "str",
+          "Vault Kubernetes auth mount the operator logs in with.", r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"),
+    Field("secrets_vault_role", "CMP_SECRETS_VAULT_ROLE", "cmp-{project}-secrets", "str",
+          "Vault role of a project's operator ServiceAccount; `{project}` is replaced (manifests/vault/setup-project.sh).",
+          r"^[A-Za-z0-9_.{}-]+$"),
+    Field("secrets_refresh_interval", "CMP_SECRETS_REFRESH_INTERVAL", "1h", "str",
+          "How often the operator re-reads Vault (ExternalSecret `refreshInterval`, VaultStaticSecret `refreshAfter`).",
+          r"^([0-9]+(ms|s|m|h))+$"),
+    Field("external_secrets_api_version", "CMP_EXTERNAL_SECRETS_API_VERSION", "v1", "str",
+          "API version of External Secrets objects: `v1`, or `v1beta1` for operators before v0.16.",
+          r"^(v1|v1beta1)$"),
+    Field("secrets_reload", "CMP_SECRETS_RELOAD", "reloader", "str",
+          "external-secrets mode: `reloader` annotates Deployments and StatefulSets for Stakater Reloader, which "
+          "restarts them when a Secret they use changes; `none` leaves restarts to you.", r"^(reloader|none)$"),
+    Field("secrets_keep_on_removal", "CMP_SECRETS_KEEP_ON_REMOVAL", False, "bool",
+          "inline mode: mark Secrets `Prune=false`, the first step of moving to an operator mode "
+          "(docs/secrets-modes.md)."),
     Field("reserved_namespaces", "CMP_RESERVED_NAMESPACES", [], "list",
           "Namespaces no project may use, on top of `default`, `kube-*` and `argocd`.", r"^[a-z0-9*-]+$"),
 )

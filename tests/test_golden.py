@@ -59,3 +59,18 @@ def test_installed_console_script_matches_module(tmp_path):
         pytest.skip("cmp-render console script not installed in this interpreter's bin directory")
     direct = subprocess.run([exe, str(EXAMPLES / "shop.yaml")], capture_output=True, text=True, env=clean_env())
     assert direct.returncode == 0 and direct.stdout == run_cli(str(EXAMPLES / "shop.yaml")).stdout
+
+
+SECRETS_MODES = ("external-secrets", "vault-secrets-operator")
+
+
+@pytest.mark.parametrize("mode", SECRETS_MODES)
+def test_golden_output_of_the_operator_modes(mode):
+    """blog.yaml rendered for each secrets operator: tests/golden/modes/blog.<mode>.yaml."""
+    result = run_cli("examples/projects/blog.yaml", env=clean_env(CMP_SECRETS_MODE=mode))
+    assert result.returncode == 0, result.stderr
+    golden = GOLDEN / "modes" / f"blog.{mode}.yaml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(result.stdout)
+    assert result.stdout == golden.read_text()

@@ -367,6 +367,14 @@ def test_vault_policy_and_role_scripts_against_openbao(tmp_path, openbao):
     assert config["kubernetes_host"] == "https://kubernetes.example.com:6443"
     run("sh", str(MANIFESTS / "vault" / "setup-project.sh"), "shop")
     assert run("sh", str(MANIFESTS / "vault" / "setup-project.sh"), "Bad;name", check=False).returncode == 2
+    missing = run(bao, "read", "-format=json", "auth/kubernetes/role/cmp-shop-secrets", check=False)
+    assert missing.returncode != 0, "the operator role is made only with OPERATOR=1"
+    run("sh", str(MANIFESTS / "vault" / "setup-project.sh"), "shop", OPERATOR="1")
+    operator = yaml.safe_load(run(bao, "read", "-format=json", "auth/kubernetes/role/cmp-shop-secrets").stdout)["data"]
+    # what the operator objects of CMP_SECRETS_MODE name: ServiceAccount shop-secrets in namespace shop
+    assert operator["bound_service_account_names"] == ["shop-secrets"]
+    assert operator["bound_service_account_namespaces"] == ["shop"]
+    assert operator["token_policies"] == ["cmp-shop"] and operator["audience"] == "vault"
     role = run(bao, "read", "-format=json", "auth/kubernetes/role/cmp-shop").stdout
     role = yaml.safe_load(role)["data"]
     assert role["bound_service_account_names"] == ["argocd-repo-server"]

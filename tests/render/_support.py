@@ -124,7 +124,7 @@ FULL_PROJECT = project_text(
 
 # --------------------------------------------------------------------------- schema validation
 
-UPSTREAM_GROUPS = ("argoproj.io", "traefik.io", "traefik.containo.us")
+UPSTREAM_GROUPS = ("argoproj.io", "traefik.io", "traefik.containo.us", "external-secrets.io", "secrets.hashicorp.com")
 CORE_KINDS = {
     ("v1", "Secret"), ("v1", "Service"), ("v1", "ServiceAccount"),
     ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
@@ -295,6 +295,31 @@ def pod_template(doc: dict) -> dict:
     return spec["template"]
 
 
+def operator_secret(doc: dict) -> dict | None:
+    """The Secret an External Secrets ExternalSecret or a Vault Secrets Operator VaultStaticSecret
+    makes its operator write, as the operators' documentation describes it (keys only)."""
+    spec = doc.get("spec") or {}
+    if doc.get("kind") == "ExternalSecret":
+        target = spec.get("target") or {}
+        template = target.get("template") or {}
+        keys = set(template.get("data") or {})
+        if not keys or template.get("mergePolicy") == "Merge":
+            keys |= {d["secretKey"] for d in spec.get("data") or []}
+        return {"kind": "Secret", "metadata": {"name": target.get("name") or doc["metadata"]["name"]},
+                "type": template.get("type", "Opaque"), "stringData": dict.fromkeys(keys, "")}
+    if doc.get("kind") == "VaultStaticSecret":
+        destination = spec.get("destination") or {}
+        transformation = destination.get("transformation") or {}
+        keys = set(transformation.get("templates") or {})
+        for pattern in transformation.get("includes") or []:
+            match = re.fullmatch(r"\^((?:\\.|[A-Za-z0-9_])+)\$", pattern)  # only exact names are readable
+            assert match, f"VaultStaticSecret include {pattern!r} is not an exact key"
+            keys.add(re.sub(r"\\(.)", r"\1", match.group(1)))
+        return {"kind": "Secret", "metadata": {"name": destination.get("name")}, "type": destination.get("type", "Opaque"),
+                "stringData": dict.fromkeys(keys, "")}
+    return None
+
+
 def integrity_problems(docs: list[dict], project: dict | None = None) -> list[str]:
     """Referential integrity of one project's output, from what each controller will look up.
 
@@ -315,6 +340,11 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
             out.append(f"{key[0]} {key[1]!r} defined twice")
         index[key] = doc
         namespaces.add(meta.get("namespace"))
+        produced = operator_secret(doc)
+        if produced is not None:
+            if ("Secret", produced["metadata"]["name"]) in index:
+                out.append(f"Secret {produced['metadata']['name']!r} is both rendered and written by {doc['kind']}")
+            index[("Secret", produced["metadata"]["name"])] = produced
     if len(namespaces) > 1:
         out.append(f"objects in several namespaces: {sorted(map(str, namespaces))}")
     if out:
