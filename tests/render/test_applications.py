@@ -185,7 +185,7 @@ def _by_name(data) -> dict:
 
 
 def _settings(env) -> dict:
-    return {"cpu": env.get("CMP_DEFAULT_CPU_REQUEST", ""), "memory": env.get("CMP_DEFAULT_MEMORY_REQUEST", ""),
+    return {"cpu": env.get("CMP_DEFAULT_CPU_REQUEST", "100m"), "memory": env.get("CMP_DEFAULT_MEMORY_REQUEST", "256Mi"),
             "storage_class": env.get("CMP_STORAGE_CLASS", "")}
 
 
@@ -692,7 +692,7 @@ def test_jobs_are_hooks_and_crons(tmp_path_factory):
     assert "annotations" not in get(docs, "Deployment", "other-app")["metadata"]  # no hooks: wave 0
     seed = container(get(docs, "Job", "api-seed"))
     assert [(e["name"], e["value"]) for e in seed["env"]] == [("X", "job")]
-    assert seed["resources"] == {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}}
+    assert seed["resources"] == {"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
     assert seed["envFrom"] == [{"secretRef": {"name": "jobs-api-secret"}}]
     report = get(docs, "CronJob", "api-report")
     assert report["spec"]["concurrencyPolicy"] == "Forbid"
@@ -897,3 +897,25 @@ def test_rolling_update_with_a_volume_is_refused():
     data = {"applications": [{"name": "cms", "image": "ghost:5.90", "port": 2368, "strategy": "RollingUpdate",
                               "volumes": [{"name": "content", "path": "/content", "size": "5Gi"}]}]}
     assert validate_text(yaml.safe_dump(data), "files.yaml")
+
+
+AUTOSCALE_WITHOUT_CPU = """\
+applications:
+  - name: web
+    image: nginx:1.27
+    port: 80
+    resources: {memory: 256Mi}
+    autoscale: {max: 5}
+    processes:
+      - name: worker
+        autoscale: {max: 3}
+"""
+
+
+def test_autoscale_needs_a_cpu_request_from_the_app_or_the_platform():
+    assert validate_text(AUTOSCALE_WITHOUT_CPU, "p.yaml", settings=settings_for({})) == []  # the default request
+    problems = validate_text(AUTOSCALE_WITHOUT_CPU, "p.yaml", settings=settings_for({"CMP_DEFAULT_CPU_REQUEST": ""}))
+    assert [p.format() for p in problems] == [
+        "p.yaml:6:16: error: applications[0].autoscale: autoscale on CPU needs a CPU request: set resources.cpu",
+        "p.yaml:9:20: error: applications[0].processes[0].autoscale: autoscale on CPU needs a CPU request: set resources.cpu",
+    ]
