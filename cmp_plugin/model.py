@@ -20,7 +20,8 @@ App = namedtuple("App", "name source owner repo branch hash image port routes se
 
 # db_user/db_name are what applications connect as and to; managed: database and user were
 # given, so the application user is an ordinary role and the administrator is separate.
-Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url")
+Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url "
+                                  "security")
 
 # default_resources: the platform's requests for the containers it owns (databases, builds).
 Project = namedtuple("Project", "name namespace apps built_apps deployed_apps databases names vault_prefix "
@@ -84,4 +85,5 @@ def _database(d: dict, project: str, prefix: str, wired: bool) -> Database:
     url = wiring.url(d["type"], db_user, db_name, d["name"], d["port"], vault_path, managed) if wired else ""
     return Database(name=d["name"], type=d["type"], version=d["version"], port=d["port"], size=d["size"],
                     names=naming.db_names(project, d["name"]), vault_path=vault_path, managed=managed,
-                    db_user=db_user, db_name=db_name, wired=wired, url=url)
+                    db_user=db_user, db_name=db_name, wired=wired, url=url,
+                    security=workloads.database_security(d["type"], d["version"]))
