@@ -21,7 +21,7 @@ App = namedtuple("App", "name source owner repo branch hash image port routes se
 # db_user/db_name are what applications connect as and to; managed: database and user were
 # given, so the application user is an ordinary role and the administrator is separate.
 Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url "
-                                  "resources")
+                                  "resources security")
 
 # Requests of a database container that names none: what each engine needs to start and serve a
 # small application with its default settings (MongoDB's cache takes half of the memory above 1 GiB,
@@ -92,4 +92,5 @@ def _database(d: dict, project: str, prefix: str, wired: bool, settings: Setting
     return Database(name=d["name"], type=d["type"], version=d["version"], port=d["port"], size=d["size"],
                     names=naming.db_names(project, d["name"]), vault_path=vault_path, managed=managed,
                     db_user=db_user, db_name=db_name, wired=wired, url=url,
-                    resources=workloads.resources(d.get("resources"), ENGINE_RESOURCES[d["type"]], settings=settings))
+                    resources=workloads.resources(d.get("resources"), ENGINE_RESOURCES[d["type"]], settings=settings),
+                    security=workloads.database_security(d["type"], d["version"]))

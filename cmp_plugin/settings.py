@@ -72,6 +72,9 @@ FIELDS: tuple[Field, ...] = (
           r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"),
     Field("reserved_namespaces", "CMP_RESERVED_NAMESPACES", [], "list",
           "Namespaces no project may use, on top of `default`, `kube-*` and `argocd`.", r"^[a-z0-9*-]+$"),
+    Field("allow_root", "CMP_ALLOW_ROOT", False, "bool",
+          "Allow an application to run as root when its project file sets `runAsRoot: true` "
+          "(otherwise every application runs as a non-root user)."),
 )
 
 BUILTIN_RESERVED = ("default", "kube-*", "argocd")

@@ -651,6 +651,101 @@ def _may(index, service_account: str, group: str, resource: str, verb: str) -> b
     return False
 
 
+# --------------------------------------------------------------------------- pod security
+
+# The official database images' non-root user and group, from their Dockerfiles (docs/applications.md):
+# docker-library/postgres (Debian 999:999, Alpine 70:70), docker-library/mysql (999:999),
+# redis/docker-library-redis (Debian 999:999, Alpine 999 with group 1000), docker-library/mongo (999:999).
+DB_IDS = {"postgres": (999, 999), "mysql": (999, 999), "redis": (999, 999), "mongodb": (999, 999)}
+DB_IDS_ALPINE = {"postgres": (70, 70), "redis": (999, 1000)}
+WRITABLE_TMP = {"name": "tmp", "mountPath": "/tmp"}
+
+
+def _pod_expectations(project: str, data: dict) -> dict:
+    """(kind, name) -> what the pod promises: ids, root, readOnlyRootFilesystem; from the project file."""
+    out = {}
+    for app in data.get("applications") or []:
+        a = app["name"]
+        read_only = app.get("readOnlyRootFilesystem") is True
+
+        def ids(own):
+            user = own.get("runAsUser", app.get("runAsUser"))
+            return {"runAsUser": user, "runAsGroup": own.get("runAsGroup", app.get("runAsGroup")),
+                    "fsGroup": own.get("fsGroup", app.get("fsGroup")),
+                    "root": app.get("runAsRoot") is True and user is None, "read_only": read_only}
+
+        out[("Deployment", f"{a}-app")] = ids({})
+        for p in app.get("processes") or []:
+            out[("Deployment", f"{a}-{p['name']}")] = ids(p)
+        for j in app.get("jobs") or []:
+            out[("Job" if j.get("before") == "deploy" else "CronJob", f"{a}-{j['name']}")] = ids({})
+    for db in data.get("databases") or []:
+        uid, gid = (DB_IDS_ALPINE if "alpine" in db["version"] else {}).get(db["type"]) or DB_IDS[db["type"]]
+        out[("StatefulSet", f"{project}-{db['name']}-db")] = {"runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
+                                                              "root": False, "read_only": False}
+    return out
+
+
+def security_problems(docs: list[dict], project: str | None = None, data: dict | None = None) -> list[str]:
+    """Every pod of the output is hardened (docs/applications.md "Security"): no service account token,
+    seccomp RuntimeDefault, no privilege escalation, every capability dropped, not root unless the
+    project says runAsRoot. With the project file: the exact user, group, fsGroup and read-only root."""
+    out: list[str] = []
+    expected = _pod_expectations(project, data) if data is not None else None
+    for w in (d for d in docs if d["kind"] in POD_OWNERS):
+        where = f"{w['kind']} {w['metadata']['name']!r}"
+        pod = pod_template(w)["spec"]
+        sc = pod.get("securityContext") or {}
+        if pod.get("automountServiceAccountToken") is not False:
+            out.append(f"{where}: mounts a service account token")
+        if pod.get("serviceAccountName") or pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+            out.append(f"{where}: a service account or host namespace")
+        if sc.get("seccompProfile") != {"type": "RuntimeDefault"}:
+            out.append(f"{where}: seccompProfile {sc.get('seccompProfile')}")
+        if not isinstance(sc.get("runAsNonRoot"), bool):
+            out.append(f"{where}: runAsNonRoot is not set")
+        if sc.get("runAsUser") == 0 or (sc.get("runAsNonRoot") is False and "runAsUser" in sc):
+            out.append(f"{where}: runAsUser {sc.get('runAsUser')} with runAsNonRoot {sc.get('runAsNonRoot')}")
+        if w["kind"] == "StatefulSet" and sc.get("runAsNonRoot") is not True:
+            out.append(f"{where}: a database may run as root")
+        if ("fsGroup" in sc) != (sc.get("fsGroupChangePolicy") == "OnRootMismatch"):
+            out.append(f"{where}: fsGroup {sc.get('fsGroup')} with fsGroupChangePolicy {sc.get('fsGroupChangePolicy')}")
+        tmp_volume = [v for v in pod.get("volumes") or [] if v["name"] == "tmp"]
+        containers = pod["containers"] + (pod.get("initContainers") or [])
+        read_only = set()
+        for c in containers:
+            cw = f"{where} container {c['name']!r}"
+            csc = c.get("securityContext") or {}
+            if csc.get("allowPrivilegeEscalation") is not False:
+                out.append(f"{cw}: allowPrivilegeEscalation {csc.get('allowPrivilegeEscalation')}")
+            if csc.get("capabilities") != {"drop": ["ALL"]}:
+                out.append(f"{cw}: capabilities {csc.get('capabilities')}")
+            if set(csc) - {"allowPrivilegeEscalation", "capabilities", "readOnlyRootFilesystem"}:
+                out.append(f"{cw}: overrides the pod's securityContext with {sorted(csc)}")
+            if csc.get("readOnlyRootFilesystem") is True:
+                read_only.add(c["name"])
+                if WRITABLE_TMP not in (c.get("volumeMounts") or []) or tmp_volume != [{"name": "tmp", "emptyDir": {}}]:
+                    out.append(f"{cw}: a read-only root filesystem without an emptyDir at /tmp")
+            elif "readOnlyRootFilesystem" in csc:
+                out.append(f"{cw}: readOnlyRootFilesystem {csc['readOnlyRootFilesystem']} (rendered only when true)")
+        if read_only and read_only != {c["name"] for c in containers}:
+            out.append(f"{where}: only some containers have a read-only root filesystem")
+        if expected is None:
+            continue
+        want = expected.get((w["kind"], w["metadata"]["name"]))
+        if want is None:
+            out.append(f"{where}: no application, process, job or database of the project file runs this pod")
+            continue
+        got = {k: sc.get(k) for k in ("runAsUser", "runAsGroup", "fsGroup")}
+        if got != {k: want[k] for k in got}:
+            out.append(f"{where}: ids {got}, expected {({k: want[k] for k in got})}")
+        if sc.get("runAsNonRoot") is not (not want["root"]):
+            out.append(f"{where}: runAsNonRoot {sc.get('runAsNonRoot')}, runAsRoot {want['root']}")
+        if bool(read_only) != want["read_only"] or bool(tmp_volume) != want["read_only"]:
+            out.append(f"{where}: read-only root {sorted(read_only)}, /tmp {tmp_volume}, expected {want['read_only']}")
+    return out
+
+
 def cmp_render_argv() -> list[str]:
     """The installed console script when on PATH, else the module (same entry point)."""
     import shutil

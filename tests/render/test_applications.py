@@ -242,6 +242,15 @@ def expected_probes(health: dict | None, port: int | None) -> dict:
             "livenessProbe": {**check_, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5}}
 
 
+def tmp_mount(app: dict) -> list[dict]:
+    """readOnlyRootFilesystem: every container of the app gets a writable emptyDir at /tmp."""
+    return [{"name": "tmp", "mountPath": "/tmp"}] if app.get("readOnlyRootFilesystem") else []
+
+
+def tmp_volume(app: dict) -> list[dict]:
+    return [{"name": "tmp", "emptyDir": {}}] if app.get("readOnlyRootFilesystem") else []
+
+
 def image_of(project: str, app: dict) -> str | None:
     if app.get("image"):
         return app["image"]
@@ -357,10 +366,10 @@ def oracle_problems(docs: list[dict], project: str, data: dict, env: dict) -> li
             expect(strategy["type"] == wanted, f"{where}: strategy {strategy}")
             if wanted == "RollingUpdate":
                 expect(strategy.get("rollingUpdate") == {"maxSurge": 1, "maxUnavailable": 0}, f"{where}: {strategy}")
-            expect(c.get("volumeMounts", []) == [{"name": v["name"], "mountPath": v["path"]} for v in volumes],
-                   f"{where}: volumeMounts {c.get('volumeMounts')}")
+            expect(c.get("volumeMounts", []) == [{"name": v["name"], "mountPath": v["path"]} for v in volumes]
+                   + tmp_mount(app), f"{where}: volumeMounts {c.get('volumeMounts')}")
             expect(pod.get("volumes", []) == [{"name": v["name"], "persistentVolumeClaim": {"claimName": f"{a}-{v['name']}"}}
-                                              for v in volumes], f"{where}: volumes {pod.get('volumes')}")
+                                              for v in volumes] + tmp_volume(app), f"{where}: volumes {pod.get('volumes')}")
         for v in app.get("volumes") or []:
             pvc = find(docs, "PersistentVolumeClaim", f"{a}-{v['name']}")
             if image is None:
@@ -415,7 +424,9 @@ def oracle_problems(docs: list[dict], project: str, data: dict, env: dict) -> li
             expect(c.get("resources", {}) == expected_resources(job.get("resources"), app.get("resources"), settings),
                    f"{where}: resources {c.get('resources')}")
             expect(pod.get("imagePullSecrets") == ([{"name": pull}] if pull else None), f"{where}: imagePullSecrets")
-            expect("volumeMounts" not in c and "ports" not in c, f"{where}: volumes or ports in a job")
+            expect(c.get("volumeMounts", []) == tmp_mount(app) and pod.get("volumes", []) == tmp_volume(app),
+                   f"{where}: volumes in a job beyond /tmp")
+            expect("ports" not in c, f"{where}: ports in a job")
 
     used = {name for app in apps for name, _ in uses_of(app)}
     for db in data.get("databases") or []:

@@ -31,7 +31,7 @@ from cmp_plugin.problems import Failure
 from cmp_plugin.validate import schema as fast_schema
 
 from ._support import (SETTINGS_VARIANTS, all_object_errors, clean_env, cmp_render_argv, docs_of, integrity_problems,
-                       name_problems, require_shared, settings_for)
+                       name_problems, require_shared, security_problems, settings_for)
 
 LOWER = string.ascii_lowercase
 ALNUM_LOWER = LOWER + string.digits
@@ -123,6 +123,14 @@ def applications(draw, project, name):
         if draw(st.booleans()):
             build["args"] = draw(st.dictionaries(env_names, arg_values, max_size=3))
         out["build"] = build
+    ids = st.integers(1, 2**31 - 1)
+    for field in ("runAsUser", "runAsGroup", "fsGroup"):
+        if draw(st.booleans()):
+            out[field] = draw(ids)
+    if draw(st.booleans()):
+        out["readOnlyRootFilesystem"] = draw(st.booleans())
+    if draw(st.booleans()):
+        out["runAsRoot"] = False  # true needs the platform's allow_root (test_pod_security.py)
     return out
 
 
@@ -214,6 +222,7 @@ def test_valid_projects_always_render(shared, case, variant):
     docs = docs_of(out)
     assert all_object_errors(docs) == []
     assert integrity_problems(docs) == []
+    assert security_problems(docs, project, data) == []
     assert [p for d in docs for p in name_problems(d)] == []
     assert {d["metadata"]["namespace"] for d in docs} == {project}
     # every app is built, and deployed once it has a hash; every database runs
@@ -303,7 +312,9 @@ def _wrong_type(draw, data):
                ("name", None)]
     if kind == "applications":
         choices += [("git", "github.com/o/r"), ("domains", "a.example"), ("secrets", "KEY"), ("secrets", [1]),
-                    ("build", "Dockerfile"), ("build", {"args": ["A=1"]}), ("build", {"args": {"A": 1}})]
+                    ("build", "Dockerfile"), ("build", {"args": ["A=1"]}), ("build", {"args": {"A": 1}}),
+                    ("runAsUser", 0), ("runAsUser", "1000"), ("runAsGroup", -1), ("fsGroup", 2**31),
+                    ("runAsRoot", "true"), ("readOnlyRootFilesystem", 1)]
     else:
         choices += [("size", 5), ("version", 8.0), ("version", 16), ("type", "sqlite"), ("type", None)]
     key, value = draw(st.sampled_from(choices))
