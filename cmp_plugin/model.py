@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from cmp_plugin import naming, workloads, wiring
+from cmp_plugin import backup, naming, workloads, wiring
 from cmp_plugin.settings import Settings
 
 Route = namedtuple("Route", "domain name")
@@ -20,7 +20,9 @@ App = namedtuple("App", "name source owner repo branch hash image port routes se
 
 # db_user/db_name are what applications connect as and to; managed: database and user were
 # given, so the application user is an ordinary role and the administrator is separate.
-Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url")
+# backup: a backup.Backup, or None.
+Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url "
+                                  "backup", defaults=(None,))
 
 # default_resources: the platform's requests for the containers it owns (databases, builds).
 Project = namedtuple("Project", "name namespace apps built_apps deployed_apps databases names vault_prefix "
@@ -33,7 +35,7 @@ def build(data: dict, name: str, file: str, settings: Settings) -> Project:
     names = naming.project_names(name)
     raw_apps = data.get("applications") or []
     used = {use["name"] for a in raw_apps for use in wiring.uses_of(a)}
-    dbs = tuple(_database(d, name, prefix, d["name"] in used) for d in data.get("databases") or [])
+    dbs = tuple(_database(d, name, prefix, d["name"] in used, settings) for d in data.get("databases") or [])
     by_name = {d.name: d for d in dbs}
     registry = f"{settings.registry}/"
     # the registry Secret is rendered for git apps (their images live there) and lent to any
@@ -76,12 +78,13 @@ def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, regi
     )
 
 
-def _database(d: dict, project: str, prefix: str, wired: bool) -> Database:
+def _database(d: dict, project: str, prefix: str, wired: bool, settings: Settings) -> Database:
     managed = "user" in d
     db_user = d.get("user") or f"{d['name']}_user"
     db_name = d.get("database") or f"{d['name']}_db"
     vault_path = f"{prefix}/databases/{d['name']}"
     url = wiring.url(d["type"], db_user, db_name, d["name"], d["port"], vault_path, managed) if wired else ""
-    return Database(name=d["name"], type=d["type"], version=d["version"], port=d["port"], size=d["size"],
-                    names=naming.db_names(project, d["name"]), vault_path=vault_path, managed=managed,
-                    db_user=db_user, db_name=db_name, wired=wired, url=url)
+    db = Database(name=d["name"], type=d["type"], version=d["version"], port=d["port"], size=d["size"],
+                  names=naming.db_names(project, d["name"]), vault_path=vault_path, managed=managed,
+                  db_user=db_user, db_name=db_name, wired=wired, url=url)
+    return db._replace(backup=backup.backup_of(d.get("backup"), project, db, settings))
