@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from cmp_plugin import naming, workloads, wiring
+from cmp_plugin import backup, naming, workloads, wiring
 from cmp_plugin.settings import Settings
 
 Route = namedtuple("Route", "domain name")
@@ -20,8 +20,9 @@ App = namedtuple("App", "name source owner repo branch hash image port routes se
 
 # db_user/db_name are what applications connect as and to; managed: database and user were
 # given, so the application user is an ordinary role and the administrator is separate.
+# backup: a backup.Backup, or None.
 Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url "
-                                  "resources security")
+                                  "resources security backup", defaults=(None,))
 
 # Requests of a database container that names none: what each engine needs to start and serve a
 # small application with its default settings (MongoDB's cache takes half of the memory above 1 GiB,
@@ -89,8 +90,9 @@ def _database(d: dict, project: str, prefix: str, wired: bool, settings: Setting
     db_name = d.get("database") or f"{d['name']}_db"
     vault_path = f"{prefix}/databases/{d['name']}"
     url = wiring.url(d["type"], db_user, db_name, d["name"], d["port"], vault_path, managed) if wired else ""
-    return Database(name=d["name"], type=d["type"], version=d["version"], port=d["port"], size=d["size"],
-                    names=naming.db_names(project, d["name"]), vault_path=vault_path, managed=managed,
-                    db_user=db_user, db_name=db_name, wired=wired, url=url,
-                    resources=workloads.resources(d.get("resources"), ENGINE_RESOURCES[d["type"]], settings=settings),
-                    security=workloads.database_security(d["type"], d["version"]))
+    db = Database(name=d["name"], type=d["type"], version=d["version"], port=d["port"], size=d["size"],
+                  names=naming.db_names(project, d["name"]), vault_path=vault_path, managed=managed,
+                  db_user=db_user, db_name=db_name, wired=wired, url=url,
+                  resources=workloads.resources(d.get("resources"), ENGINE_RESOURCES[d["type"]], settings=settings),
+                  security=workloads.database_security(d["type"], d["version"]))
+    return db._replace(backup=backup.backup_of(d.get("backup"), project, db, settings))

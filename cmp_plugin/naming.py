@@ -82,6 +82,12 @@ def db_names(project: str, db: str) -> dict[str, str]:
     }
 
 
+def backup_names(project: str, db: str) -> dict[str, str]:
+    """A database's backup: a CronJob, its pods' label and the claim that keeps the dumps."""
+    base = f"{project}-{db}-backup"
+    return {"cronjob": base, "pod_label": base, "claim": base, "container": "backup", "volume": "backup"}
+
+
 # (key, limit, what Kubernetes does with it); keys not listed are free text or checked elsewhere.
 LIMITS_PROJECT = {"namespace": LABEL, "eventbus": LABEL, "ci_service_account": SUBDOMAIN,
                   "ci_role": SUBDOMAIN, "ci_role_binding": SUBDOMAIN, "github_secret": SUBDOMAIN}
@@ -91,6 +97,8 @@ LIMITS_APP = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "
               "workflow_prefix": LABEL - 5, "webhook_route": SUBDOMAIN}
 LIMITS_DB = {"statefulset": STATEFULSET, "pod_label": LABEL, "service": LABEL, "secret": SUBDOMAIN,
              "volume": LABEL, "container": LABEL, "init": SUBDOMAIN}
+# checked only for a database with `backup`: a project without one never renders these names
+LIMITS_BACKUP = {"cronjob": STATEFULSET, "pod_label": LABEL, "claim": SUBDOMAIN}
 
 # the names of an app's CI objects: a prebuilt image (`image:`) renders none of them
 CI_APP_NAMES = ("webhook_secret", "eventsource", "eventsource_service", "event", "sensor", "workflow_template",

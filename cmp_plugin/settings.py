@@ -70,6 +70,13 @@ FIELDS: tuple[Field, ...] = (
     Field("storage_class", "CMP_STORAGE_CLASS", "", "str",
           "StorageClass of application volumes (empty: the cluster's default).",
           r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"),
+    Field("backup_storage_class", "CMP_BACKUP_STORAGE_CLASS", "", "str",
+          "StorageClass of database backup volumes (empty: the cluster's default). Backups are safer on "
+          "other disks than the databases.",
+          r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"),
+    Field("backup_size", "CMP_BACKUP_SIZE", "10Gi", "str",
+          "Size of a database's backup volume when its `backup` names none; it holds `keep` + 1 dumps.",
+          r"^(?=[0-9.]*[1-9])[0-9]{1,10}(?:\.[0-9]{1,6})?(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"),
     Field("reserved_namespaces", "CMP_RESERVED_NAMESPACES", [], "list",
           "Namespaces no project may use, on top of `default`, `kube-*` and `argocd`.", r"^[a-z0-9*-]+$"),
     Field("allow_root", "CMP_ALLOW_ROOT", False, "bool",

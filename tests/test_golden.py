@@ -41,6 +41,9 @@ def test_golden_files_cover_what_the_examples_promise():
     # mailer has no hash: its CI exists, its Deployment does not
     assert ("WorkflowTemplate", "shop-mailer-build-workflow-template") in shop
     assert ("Deployment", "mailer-app") not in shop and ("Deployment", "api-app") in shop
+    # blog's postgres is backed up: a CronJob and the claim it writes to
+    blog = {(d["kind"], d["metadata"]["name"]) for d in docs["blog"]}
+    assert {("CronJob", "blog-db-backup"), ("PersistentVolumeClaim", "blog-db-backup")} <= blog
     analytics = {d["kind"] for d in docs["analytics"]}
     assert analytics == {"Secret", "Service", "StatefulSet"}
 

@@ -27,7 +27,7 @@ TEMPLATE_NAMES = (
     "ci/workflow-template.yaml.j2", "ci/webhook-route.yaml.j2",
     "app/secret.yaml.j2", "app/deployment.yaml.j2", "app/service.yaml.j2", "app/ingressroute.yaml.j2",
     "app/autoscale.yaml.j2", "app/volume.yaml.j2", "app/job.yaml.j2",
-    "db/secret.yaml.j2", "db/init.yaml.j2", "db/service.yaml.j2", "db/statefulset.yaml.j2",
+    "db/secret.yaml.j2", "db/init.yaml.j2", "db/service.yaml.j2", "db/statefulset.yaml.j2", "db/backup.yaml.j2",
 )
 
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")

@@ -223,6 +223,11 @@ def database_problems(loaded: Loaded, i: int, db: dict) -> list[Problem]:
     user = db.get("user")
     if isinstance(user, str) and (user in RESERVED_DB_USERS or user.startswith("pg_")):
         out.append(loaded.problem(at + ("user",), f"user {user!r} is the engine's own; choose another name", "database"))
+    schedule = _dict(db.get("backup")).get("schedule")
+    if isinstance(schedule, str):
+        reason = cron.problem(schedule)
+        if reason:
+            out.append(loaded.problem(at + ("backup", "schedule"), f"invalid cron schedule {schedule!r}: {reason}", "cron"))
     return out
 
 

@@ -109,6 +109,10 @@ def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Prob
                 out += _length_problems(loaded, path, naming.app_names(project, name), limits)
             else:
                 out += _length_problems(loaded, path, naming.db_names(project, name), naming.LIMITS_DB)
+                if isinstance(item.get("backup"), dict):  # "(backup cronjob)" in the message
+                    backup = {f"backup {k}": v for k, v in naming.backup_names(project, name).items()}
+                    out += _length_problems(loaded, path, backup,
+                                            {f"backup {k}": v for k, v in naming.LIMITS_BACKUP.items()})
     out += _collisions(loaded, project, seen)
     domains: dict[str, tuple] = {}
     for i, app in apps:
@@ -135,6 +139,7 @@ _APP_KINDS = {"deployment": "Deployment", "service": "Service", "secret": "Secre
               "eventsource_service": "Service", "sensor": "Sensor", "workflow_template": "WorkflowTemplate",
               "webhook_route": "IngressRoute"}
 _DB_KINDS = {"statefulset": "StatefulSet", "service": "Service", "secret": "Secret", "init": "ConfigMap"}
+_BACKUP_KINDS = {"cronjob": "CronJob", "claim": "PersistentVolumeClaim", "pod_label": "pod label"}
 # pod labels select pods for Services, PDBs and anti-affinity: two workloads must not share one
 _SUB_KINDS = {"processes": (("deployment", "Deployment"), ("service", "Service"), ("pod_label", "pod label")),
               "jobs": (("job", "Job"), ("cronjob", "CronJob"), ("job", "pod label")),
@@ -175,4 +180,7 @@ def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[P
             for key, kind in _DB_KINDS.items():
                 claim(kind, naming.db_names(project, name)[key], path)
             claim("pod label", naming.db_names(project, name)["pod_label"], path)
+            if isinstance(loaded.value["databases"][index].get("backup"), dict):
+                for key, kind in _BACKUP_KINDS.items():
+                    claim(kind, naming.backup_names(project, name)[key], path)
     return out

@@ -499,7 +499,12 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
                 out.append(f"{label}: PersistentVolumeClaim {claim!r} is also mounted by {claimed_by[claim]}")
             claimed_by.setdefault(claim, label)
             pvc = index.get(("PersistentVolumeClaim", claim))
-            if pvc is None or pvc["spec"].get("accessModes") != ["ReadWriteOnce"] or w["kind"] != "Deployment":
+            if pvc is None or pvc["spec"].get("accessModes") != ["ReadWriteOnce"]:
+                continue
+            if w["kind"] == "CronJob" and w["spec"].get("concurrencyPolicy") != "Forbid":
+                out.append(f"{label}: mounts ReadWriteOnce claim {claim!r} but its runs may overlap "
+                           f"(concurrencyPolicy {w['spec'].get('concurrencyPolicy', 'Allow')!r})")
+            if w["kind"] != "Deployment":
                 continue
             if w["metadata"]["name"] in targets or w["spec"].get("replicas", 1) > 1:
                 out.append(f"{label}: mounts ReadWriteOnce claim {claim!r} but may run more than one pod")
@@ -627,8 +632,12 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
     for w in workloads:
         if w["kind"] == "StatefulSet":
             continue  # databases run the engines' official images
+        # a database's backup (CronJob <p>-<db>-backup) runs exactly its database's image
+        name = w["metadata"]["name"]
+        database = index.get(("StatefulSet", name[:-len("-backup")] + "-db")) if name.endswith("-backup") else None
+        database_images = {c["image"] for c in pod_template(database)["spec"]["containers"]} if database else set()
         for c in pod_template(w)["spec"]["containers"]:
-            if c["image"] in prebuilt:
+            if c["image"] in prebuilt or (w["kind"] == "CronJob" and c["image"] in database_images):
                 continue
             repo_, _, tag = c["image"].rpartition(":")
             tag_ok = tag in hashes if project is not None else re.fullmatch(r"[0-9a-f]{40}", tag)

@@ -135,10 +135,19 @@ def applications(draw, project, name):
 
 
 @st.composite
-def databases(draw, name):
+def databases(draw, name, project=""):
     kind = draw(st.sampled_from(sorted(DB_PORTS)))
     port = draw(st.one_of(st.just(DB_PORTS[kind]), st.integers(1, 65535)))
-    return {"name": name, "type": kind, "version": draw(versions), "port": port, "size": draw(sizes)}
+    out = {"name": name, "type": kind, "version": draw(versions), "port": port, "size": draw(sizes)}
+    # a backup where its CronJob's name fits (<project>-<db>-backup within 52)
+    if len(f"{project}-{name}-backup") <= 52 and draw(st.booleans()):
+        backup = {"schedule": draw(st.sampled_from(["0 3 * * *", "@daily", "*/30 * * * MON-FRI", "@every 6h"]))}
+        for key, values in (("keep", st.integers(1, 365)), ("deadline", st.integers(1, 86400)), ("size", sizes),
+                            ("timeZone", st.sampled_from(["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires"]))):
+            if draw(st.booleans()):
+                backup[key] = draw(values)
+        out["backup"] = backup
+    return out
 
 
 @st.composite
@@ -178,7 +187,7 @@ def valid_projects(draw):
     if apps:
         data["applications"] = apps
     if db_names:
-        data["databases"] = [draw(databases(n)) for n in db_names]
+        data["databases"] = [draw(databases(n, project)) for n in db_names]
     return project, data
 
 
