@@ -20,9 +20,6 @@ from cmp_plugin import naming
 # The engines' official images; db/statefulset.yaml.j2 runs the same ones (a render test
 # compares every backup's image with its database's).
 IMAGES = {"mysql": "mysql", "postgres": "postgres", "redis": "redis", "mongodb": "mongo"}
-# The images run their server as this uid and gid (the `postgres`, `mysql`, `mongodb` and
-# `redis` users), so the dump tools run as it too.
-UID = 999
 MOUNT = "/backup"
 PARTIAL = ".partial"  # the dump in progress, relative to MOUNT; hidden from the prune pattern
 EXTENSIONS = {"postgres": ".dump", "mysql": ".sql", "mongodb": ".archive.gz", "redis": ".rdb"}
@@ -60,7 +57,8 @@ done
 
 COMMAND = ("sh", "-c", SCRIPT, "backup")  # "backup" is the script's $0
 
-Backup = namedtuple("Backup", "names schedule time_zone keep deadline size storage_class image uid mount command args env")
+# A backup pod runs as its database's user (Database.security): the dump tools need no other.
+Backup = namedtuple("Backup", "names schedule time_zone keep deadline size storage_class image mount command args env")
 
 
 def admin(db) -> tuple[str, str]:
@@ -121,5 +119,5 @@ def backup_of(spec: dict | None, project: str, db, settings) -> Backup | None:
     return Backup(names=naming.backup_names(project, db.name), schedule=spec["schedule"],
                   time_zone=spec.get("timeZone", ""), keep=keep, deadline=spec.get("deadline", DEFAULT_DEADLINE),
                   size=spec.get("size") or settings.backup_size, storage_class=settings.backup_storage_class,
-                  image=f"{IMAGES[db.type]}:{db.version}", uid=UID, mount=MOUNT, command=COMMAND, args=dump_argv(db),
+                  image=f"{IMAGES[db.type]}:{db.version}", mount=MOUNT, command=COMMAND, args=dump_argv(db),
                   env=env(db, keep))

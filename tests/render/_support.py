@@ -692,6 +692,8 @@ def _pod_expectations(project: str, data: dict) -> dict:
         uid, gid = (DB_IDS_ALPINE if "alpine" in db["version"] else {}).get(db["type"]) or DB_IDS[db["type"]]
         out[("StatefulSet", f"{project}-{db['name']}-db")] = {"runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
                                                               "root": False, "read_only": False}
+        if db.get("backup"):  # the dump runs as the database's own user
+            out[("CronJob", f"{project}-{db['name']}-backup")] = out[("StatefulSet", f"{project}-{db['name']}-db")]
     return out
 
 

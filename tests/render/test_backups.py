@@ -330,7 +330,7 @@ def test_what_the_documentation_promises(name, docs):
     assert c["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     assert c["volumeMounts"] == [{"name": "backup", "mountPath": "/backup"}]
     assert pod["volumes"] == [{"name": "backup", "persistentVolumeClaim": {"claimName": f"shop-{name}-backup"}}]
-    assert "resources" not in c  # no platform default set
+    assert c["resources"] == {"limits": {"memory": "256Mi"}, "requests": {"cpu": "100m", "memory": "256Mi"}}  # defaults
     assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": spec.get("size", "10Gi")}}}
     assert claim["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "Prune=false"}
     secret = _get(docs, "Secret", f"shop-{name}-secret")
@@ -348,7 +348,7 @@ def test_settings_give_the_claims_class_and_default_size(tmp_path):
         "accessModes": ["ReadWriteOnce"], "storageClassName": "nas-nfs", "resources": {"requests": {"storage": "50Gi"}}}
     assert _get(docs, "PersistentVolumeClaim", "shop-my-backup")["spec"]["resources"]["requests"]["storage"] == "25Gi"
     c = pod_template(_get(docs, "CronJob", "shop-pg-backup"))["spec"]["containers"][0]
-    assert c["resources"] == {"requests": {"memory": "128Mi"}, "limits": {"memory": "128Mi"}}
+    assert c["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}
     for doc in docs:
         if doc["metadata"]["name"].endswith("-backup"):
             assert object_errors(doc) == []
