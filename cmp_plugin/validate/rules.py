@@ -34,6 +34,10 @@ def project_problems(loaded: Loaded, project: str, settings: Settings) -> list[P
     for pattern in BUILTIN_RESERVED + tuple(settings.reserved_namespaces):
         if fnmatch.fnmatchcase(project, pattern):
             return [where(f"project {project!r} would deploy into the reserved namespace pattern {pattern!r}", "reserved-namespace")]
+    if project == settings.ingress_namespace:
+        # its pods would be allowed into every project's app ports (docs/isolation.md)
+        return [where(f"project {project!r} would deploy into the ingress controller's namespace "
+                      "(setting ingress_namespace)", "reserved-namespace")]
     out = []
     for key, limit in naming.LIMITS_PROJECT.items():
         name = naming.project_names(project)[key]

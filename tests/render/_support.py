@@ -40,7 +40,10 @@ SETTINGS_VARIANTS: dict[str, dict[str, str]] = {
     "everything": {"CMP_TRAEFIK_API_VERSION": "traefik.containo.us/v1alpha1", "CMP_PUSH_LATEST": "1",
                    "CMP_REGISTRY_HOST_ALIASES": "10.0.0.5=registry.internal", "CMP_INGRESS_CERT_RESOLVER": "le",
                    "CMP_EVENTBUS_REPLICAS": "5", "CMP_VAULT_PREFIX": "secret/data/teams/{project}",
-                   "CMP_WEBHOOK_HOST": "hooks.ci.example.org", "CMP_GITOPS_REPO": "acme/gitops"},
+                   "CMP_WEBHOOK_HOST": "hooks.ci.example.org", "CMP_GITOPS_REPO": "acme/gitops",
+                   "CMP_RESTRICT_EGRESS": "true", "CMP_INGRESS_NAMESPACE": "kube-system",
+                   "CMP_QUOTA": "requests.cpu=1500m,pods=10", "CMP_LIMIT_RANGE": "defaultRequest.cpu=0.1"},
+    "no-isolation": {"CMP_NETWORK_POLICIES": "false", "CMP_QUOTA": "", "CMP_LIMIT_RANGE": ""},
 }
 
 
@@ -131,6 +134,7 @@ CORE_KINDS = {
     ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
     ("v1", "ConfigMap"), ("v1", "PersistentVolumeClaim"), ("batch/v1", "Job"), ("batch/v1", "CronJob"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "ResourceQuota"), ("v1", "LimitRange"),
 }
 ROOT_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"]
 

@@ -761,7 +761,8 @@ def test_prebuilt_image_from_the_platform_registry_uses_its_pull_secret(tmp_path
     assert get(docs, "Secret", "registry-secret")["type"] == "kubernetes.io/dockerconfigjson"
     assert find(docs, "Secret", "reg-github-access-secret") is None
     only = rendered(_case("image-only"), tmp_path_factory)
-    assert {d["kind"] for d in only} == {"Secret", "Deployment", "Service", "IngressRoute", "PodDisruptionBudget"}
+    assert {d["kind"] for d in only} == {"Secret", "Deployment", "Service", "IngressRoute", "PodDisruptionBudget",
+                                         "NetworkPolicy", "ResourceQuota", "LimitRange"}
     assert [d["metadata"]["name"] for d in only if d["kind"] == "Secret"] == ["pub-docs-secret"]
 
 

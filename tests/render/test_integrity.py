@@ -25,6 +25,11 @@ def _per_app(n_apps):  # CI objects of n applications
     return {"EventSource": n_apps, "Sensor": n_apps, "WorkflowTemplate": n_apps}
 
 
+def _isolation(exposed: int, ci: bool, egress: bool = False):
+    """default-deny and same-namespace, one per workload with a port, webhooks with CI, restrict-egress."""
+    return {"NetworkPolicy": 2 + exposed + ci + egress, "ResourceQuota": 1, "LimitRange": 1}
+
+
 def _expect(*parts: dict) -> dict:
     total = Counter()
     for part in parts:
@@ -35,37 +40,38 @@ def _expect(*parts: dict) -> dict:
 # (id, project name, text, settings variant, expected object counts by kind)
 GENERATED = [
     ("ci-only", "ci", project_text(apps=[app("api", hash=None)]), "defaults",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS, "IngressRoute": 1})),
+     _expect(CI, _per_app(1), _isolation(0, True), {"Secret": GH_SECRETS, "IngressRoute": 1})),
     ("empty-hash-string", "ci", project_text(apps=[app("api", hash="", domains=["a.example"], secrets=["K"])]), "defaults",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS, "IngressRoute": 1})),
+     _expect(CI, _per_app(1), _isolation(0, True), {"Secret": GH_SECRETS, "IngressRoute": 1})),
     ("deployed-app", "web", project_text(apps=[app("site", domains=["a.example", "b.example"], secrets=["TOKEN", "DSN"])]),
      "defaults",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS + 1, "IngressRoute": 1 + 2, "Deployment": 1, "Service": 1})),
+     _expect(CI, _per_app(1), _isolation(1, True),
+             {"Secret": GH_SECRETS + 1, "IngressRoute": 1 + 2, "Deployment": 1, "Service": 1})),
     ("deployed-no-domains-no-secrets", "web", project_text(apps=[app("site", port=1)]), "no-tls",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS, "IngressRoute": 1, "Deployment": 1, "Service": 1})),
+     _expect(CI, _per_app(1), _isolation(1, True), {"Secret": GH_SECRETS, "IngressRoute": 1, "Deployment": 1, "Service": 1})),
     *[(f"db-only-{t}", "data", project_text(dbs=[db("store", t)]), "defaults",
-       {"Secret": 1, "Service": 1, "StatefulSet": 1}) for t in ("mysql", "postgres", "redis", "mongodb")],
+       _expect(_isolation(0, False), {"Secret": 1, "Service": 1, "StatefulSet": 1})) for t in ("mysql", "postgres", "redis", "mongodb")],
     ("db-custom-ports", "data",
      project_text(dbs=[db("a", "mysql", port=13306), db("b", "postgres", port=15432), db("c", "redis", port=1),
                        db("d", "mongodb", port=65535)]), "defaults",
-     {"Secret": 4, "Service": 4, "StatefulSet": 4}),
+     _expect(_isolation(0, False), {"Secret": 4, "Service": 4, "StatefulSet": 4})),
     ("many-apps-many-domains", "multi",
      project_text(apps=[app(n, hash=h, domains=[f"{d}.{n}.example" for d in ("www", "m", "api")], secrets=["S"])
                         for n, h in (("one", HASH_A), ("two", HASH_B), ("three", None))],
                   dbs=[db("one-db", "postgres"), db("two-db", "redis")]), "cert-resolver",
-     _expect(CI, _per_app(3), {"Secret": GH_SECRETS + 2 + 2, "IngressRoute": 3 + 6, "Deployment": 2, "Service": 2 + 2,
+     _expect(CI, _per_app(3), _isolation(2, True), {"Secret": GH_SECRETS + 2 + 2, "IngressRoute": 3 + 6, "Deployment": 2, "Service": 2 + 2,
                                "StatefulSet": 2})),
     # the longest names the limits allow: <project>-<app>-github-eventsource-eventsource-svc is 63
     ("longest-names", "abcdefghijklmn",
      project_text(apps=[app("abcdefghijklm", domains=["x" * 63 + ".example"])],
                   dbs=[db("d" * 34, "mongodb")]), "defaults",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS + 1, "IngressRoute": 2, "Deployment": 1, "Service": 2,
+     _expect(CI, _per_app(1), _isolation(1, True), {"Secret": GH_SECRETS + 1, "IngressRoute": 2, "Deployment": 1, "Service": 2,
                                "StatefulSet": 1})),
     ("full-defaults", "full", FULL_PROJECT, "defaults",
-     _expect(CI, _per_app(4), {"Secret": GH_SECRETS + 1 + 8, "IngressRoute": 4 + 4, "Deployment": 2, "Service": 2 + 8,
+     _expect(CI, _per_app(4), _isolation(2, True), {"Secret": GH_SECRETS + 1 + 8, "IngressRoute": 4 + 4, "Deployment": 2, "Service": 2 + 8,
                                "StatefulSet": 8})),
     ("full-everything", "full", FULL_PROJECT, "everything",
-     _expect(CI, _per_app(4), {"Secret": GH_SECRETS + 1 + 8, "IngressRoute": 4 + 4, "Deployment": 2, "Service": 2 + 8,
+     _expect(CI, _per_app(4), _isolation(2, True, egress=True), {"Secret": GH_SECRETS + 1 + 8, "IngressRoute": 4 + 4, "Deployment": 2, "Service": 2 + 8,
                                "StatefulSet": 8})),
 ]
 
