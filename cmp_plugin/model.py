@@ -22,9 +22,10 @@ App = namedtuple("App", "name source owner repo branch hash image port routes se
 # given, so the application user is an ordinary role and the administrator is separate.
 Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url")
 
-# default_resources: the platform's requests for the containers it owns (databases, builds).
+# default_resources: the platform's requests for the containers it owns (databases, API calls);
+# build_resources: the image build's (settings build_*, then the defaults).
 Project = namedtuple("Project", "name namespace apps built_apps deployed_apps databases names vault_prefix "
-                                "registry_secret default_resources")
+                                "registry_secret default_resources build_resources")
 
 
 def build(data: dict, name: str, file: str, settings: Settings) -> Project:
@@ -45,7 +46,10 @@ def build(data: dict, name: str, file: str, settings: Settings) -> Project:
     return Project(name=name, namespace=name, apps=apps, built_apps=tuple(a for a in apps if a.source == "git"),
                    deployed_apps=tuple(a for a in apps if a.image), databases=dbs, names=names,
                    vault_prefix=prefix, registry_secret=names["registry_secret"] if has_registry_secret else "",
-                   default_resources=workloads.resources(settings=settings))
+                   default_resources=workloads.resources(settings=settings),
+                   build_resources=workloads.resources({"cpu": settings.build_cpu_request or None,
+                                                        "memory": settings.build_memory_request or None},
+                                                       settings=settings))
 
 
 def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, registry_secret: str) -> App:
