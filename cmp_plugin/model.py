@@ -30,9 +30,10 @@ Database = namedtuple("Database", "name type version port size names vault_path 
 ENGINE_RESOURCES = {"postgres": {"cpu": "100m", "memory": "256Mi"}, "mysql": {"cpu": "100m", "memory": "512Mi"},
                     "mongodb": {"cpu": "100m", "memory": "768Mi"}, "redis": {"cpu": "50m", "memory": "128Mi"}}
 
-# default_resources: the platform's requests for the containers it owns (databases, builds).
+# default_resources: the platform's requests for the containers it owns (databases, API calls);
+# build_resources: the image build's (settings build_*, then the defaults).
 Project = namedtuple("Project", "name namespace apps built_apps deployed_apps databases names vault_prefix "
-                                "registry_secret default_resources")
+                                "registry_secret default_resources build_resources")
 
 
 def build(data: dict, name: str, file: str, settings: Settings) -> Project:
@@ -53,7 +54,10 @@ def build(data: dict, name: str, file: str, settings: Settings) -> Project:
     return Project(name=name, namespace=name, apps=apps, built_apps=tuple(a for a in apps if a.source == "git"),
                    deployed_apps=tuple(a for a in apps if a.image), databases=dbs, names=names,
                    vault_prefix=prefix, registry_secret=names["registry_secret"] if has_registry_secret else "",
-                   default_resources=workloads.resources(settings=settings))
+                   default_resources=workloads.resources(settings=settings),
+                   build_resources=workloads.resources({"cpu": settings.build_cpu_request or None,
+                                                        "memory": settings.build_memory_request or None},
+                                                       settings=settings))
 
 
 def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, registry_secret: str) -> App:

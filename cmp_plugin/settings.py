@@ -62,13 +62,20 @@ FIELDS: tuple[Field, ...] = (
           "A project can read nothing outside it.",
           r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+)*$"),
     Field("builder_image", "CMP_BUILDER_IMAGE", "martizih/kaniko:v1.27.6", "str",
-          "Image that builds application images (default: the osscontainertools Kaniko fork, maintained since upstream was archived in 2025, pinned by tag).", _IMAGE.pattern),
+          "Image that builds application images, run as `/kaniko/executor` by root (default: the osscontainertools Kaniko fork, maintained since upstream was archived in 2025, pinned by tag).", _IMAGE.pattern),
     Field("curl_image", "CMP_CURL_IMAGE", "curlimages/curl:8.17.0", "str",
-          "Image of the workflow steps that call the GitHub API.", _IMAGE.pattern),
+          "Image of the workflow steps that call the GitHub API, run as `curl` by uid 100, gid 101 "
+          "(curlimages/curl's `curl_user`) on a read-only root filesystem.", _IMAGE.pattern),
     Field("push_latest", "CMP_PUSH_LATEST", False, "bool",
           "Also push the `latest` tag on every build (images are always tagged with the commit sha)."),
-    Field("eventbus_replicas", "CMP_EVENTBUS_REPLICAS", 3, "int",
-          "NATS replicas of each project's EventBus (Argo Events requires at least 3 for native NATS)."),
+    Field("eventbus_replicas", "CMP_EVENTBUS_REPLICAS", 1, "int",
+          "NATS servers of each project's JetStream EventBus: 1 (one pod, no redundancy) or 3 and more "
+          "(a cluster that survives the loss of one; JetStream refuses 2).",
+          r"^(1|[3-9]|[1-9][0-9])$"),
+    Field("eventbus_jetstream_version", "CMP_EVENTBUS_JETSTREAM_VERSION", "2.10.29", "str",
+          "NATS JetStream version of each project's EventBus; it must be one that the Argo Events "
+          "controller's ConfigMap `argo-events-controller-config` lists.",
+          r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"),
     Field("ingress_entry_points", "CMP_INGRESS_ENTRY_POINTS", ["websecure"], "list",
           "Traefik entry points of every IngressRoute.", r"^[A-Za-z0-9_-]+$"),
     Field("ingress_tls", "CMP_INGRESS_TLS", True, "bool",
@@ -84,6 +91,12 @@ FIELDS: tuple[Field, ...] = (
           r"^(?:[1-9][0-9]{0,6}m|(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,3})?)?$"),
     Field("default_memory_request", "CMP_DEFAULT_MEMORY_REQUEST", "256Mi", "str",
           "Memory request, and equal limit, of every application container that names none (empty: none).",
+          r"^(?:[1-9][0-9]{0,9}(?:Ki|Mi|Gi|Ti|k|M|G|T)?)?$"),
+    Field("build_cpu_request", "CMP_BUILD_CPU_REQUEST", "500m", "str",
+          "CPU request of the image build (Kaniko) container; no CPU limit (empty: `default_cpu_request`).",
+          r"^(?:[1-9][0-9]{0,6}m|(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,3})?)?$"),
+    Field("build_memory_request", "CMP_BUILD_MEMORY_REQUEST", "2Gi", "str",
+          "Memory request, and equal limit, of the image build container (empty: `default_memory_request`).",
           r"^(?:[1-9][0-9]{0,9}(?:Ki|Mi|Gi|Ti|k|M|G|T)?)?$"),
     Field("storage_class", "CMP_STORAGE_CLASS", "", "str",
           "StorageClass of application volumes (empty: the cluster's default).",
@@ -259,6 +272,8 @@ def _convert(f: Field, raw: object, source: str) -> tuple[object, str | None]:
             return None, f"{source}: expected an integer"
         if value < 1 or value > 99:
             return None, f"{source}: expected an integer from 1 to 99"
+        if f.pattern and not re.match(f.pattern, str(value)):
+            return None, f"{source}: {value} is not allowed: {f.doc}"
         return value, None
     if f.kind == "list":
         items = raw if isinstance(raw, list) else [s for s in re.split(r"[,\s]+", str(raw)) if s]

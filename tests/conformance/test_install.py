@@ -125,6 +125,20 @@ def test_dockerfile_final_stage_runs_as_999_with_plugin_yaml_and_the_cmp_server_
     assert "--constraint docker/constraints.txt" in builder
 
 
+def test_the_build_backend_is_pinned():
+    """The image builds the package with the setuptools pinned in docker/constraints.txt, not with
+    whatever pip's isolated build environment would fetch, and keeps neither setuptools nor pip."""
+    backend = re.search(r'^requires\s*=\s*\["(setuptools)[^"]*"\]', (REPO / "pyproject.toml").read_text(), re.M)
+    assert backend, "pyproject.toml's build backend is setuptools"
+    pins = [line for line in (REPO / "docker" / "constraints.txt").read_text().splitlines()
+            if line.startswith("setuptools==")]
+    assert len(pins) == 1 and re.fullmatch(r"setuptools==\d+\.\d+\.\d+", pins[0])
+    run = " ".join(r for w, r in dockerfile_instructions() if w == "RUN")
+    assert "pip install --no-cache-dir --constraint docker/constraints.txt setuptools " in run
+    assert "--no-build-isolation --constraint docker/constraints.txt ." in run
+    assert "pip uninstall --yes setuptools pip" in run
+
+
 def test_constraints_pin_every_runtime_dependency():
     pyproject = (REPO / "pyproject.toml").read_text()
     block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", pyproject, re.S | re.M).group(1)

@@ -550,6 +550,25 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
             port = int(gh["webhook"]["port"])
             if port not in {p.get("targetPort", p["port"]) for p in spec["service"]["ports"]}:
                 out.append(f"{where}: webhook port {port} is not exposed by its Service")
+        # Argo Events serves every entry of one port from one HTTP server: one route per endpoint
+        endpoints = [(gh["webhook"]["port"], gh["webhook"]["endpoint"]) for gh in (spec.get("github") or {}).values()]
+        for dup in {e for e in endpoints if endpoints.count(e) > 1}:
+            out.append(f"{where}: endpoint {dup[1]!r} on port {dup[0]} is served by more than one entry")
+
+    # a webhook route's path must be an endpoint of the EventSource behind the Service it routes to
+    for route in of("IngressRoute"):
+        for r in route["spec"]["routes"]:
+            path = re.search(r"Path\(`([^`]*)`\)", r["match"])
+            for s in r["services"]:
+                target = services.get(s["name"], {}).get("doc")
+                if target is None or target["kind"] != "EventSource":
+                    continue
+                served = {(gh["webhook"]["endpoint"], int(gh["webhook"]["port"]))
+                          for gh in (target["spec"].get("github") or {}).values()}
+                ports = {p["port"]: p.get("targetPort", p["port"]) for p in target["spec"]["service"]["ports"]}
+                if path is None or (path.group(1), ports.get(s["port"])) not in served:
+                    out.append(f"IngressRoute {route['metadata']['name']!r}: {r['match']!r} reaches no webhook "
+                               f"endpoint of EventSource {target['metadata']['name']!r}")
 
     for sensor in of("Sensor"):
         where = f"Sensor {sensor['metadata']['name']!r}"
@@ -567,6 +586,15 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
                 if dep["eventName"] not in events:
                     out.append(f"{where}: event {dep['eventName']!r} is not defined by EventSource {dep['eventSourceName']!r}")
         for trigger in spec["triggers"]:
+            # a trigger without conditions fires only once every dependency of the Sensor has an event
+            conditions = trigger["template"].get("conditions")
+            names = set(re.findall(r"[A-Za-z0-9_-]+", conditions or ""))
+            if conditions is None and len(dep_names) > 1:
+                out.append(f"{where}: trigger {trigger['template']['name']!r} has no conditions, so it waits "
+                           f"for all of {sorted(dep_names)}")
+            if names - dep_names:
+                out.append(f"{where}: trigger {trigger['template']['name']!r} conditions name unknown "
+                           f"dependencies {sorted(names - dep_names)}")
             k8s = trigger["template"].get("k8s")
             if not k8s:
                 continue
@@ -582,8 +610,9 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
                     if sorted(declared) != sorted(passed):
                         out.append(f"{where}: passes parameters {passed}, template declares {declared}")
             for param in k8s.get("parameters") or []:
-                if param["src"]["dependencyName"] not in dep_names:
-                    out.append(f"{where}: parameter from unknown dependency {param['src']['dependencyName']!r}")
+                if param["src"]["dependencyName"] not in (names if conditions is not None else dep_names):
+                    out.append(f"{where}: parameter from dependency {param['src']['dependencyName']!r}, "
+                               f"which is not among the trigger's")
                 m = re.fullmatch(r"spec\.arguments\.parameters\.(\d+)\.value", param["dest"])
                 if not m or int(m.group(1)) >= len(resource["spec"]["arguments"]["parameters"]):
                     out.append(f"{where}: parameter dest {param['dest']!r} points at no Workflow argument")

@@ -276,15 +276,15 @@ def oracle_problems(docs: list[dict], project: str, data: dict, env: dict) -> li
     under_registry = any(a.get("image", "").startswith(REGISTRY + "/") for a in apps)
     expect((find(docs, "Secret", "registry-secret") is not None) == bool(git_apps or under_registry),
            "registry-secret rendered iff a git app or an image in the platform's registry")
-    for kind, name in (("Secret", f"{project}-github-access-secret"), ("EventBus", f"{project}-ci-eventbus"),
+    for kind, name in (("Secret", f"{project}-github-access-secret"), ("EventBus", f"{project}-ci-bus"),
+                       ("EventSource", f"{project}-ci-github"), ("Sensor", f"{project}-ci-github-sensor"),
                        ("ServiceAccount", f"{project}-ci-workflow-sa"), ("Role", f"{project}-ci-workflow-role")):
         expect((find(docs, kind, name) is not None) == bool(git_apps), f"{kind} {name} iff the project has a git app")
 
     for app in apps:
         a = app["name"]
         image = image_of(project, app)
-        ci = [("EventSource", f"{project}-{a}-github-eventsource"), ("Sensor", f"{project}-{a}-github-workflow-sensor"),
-              ("WorkflowTemplate", f"{project}-{a}-build-workflow-template"), ("IngressRoute", f"{project}-{a}-webhook-route")]
+        ci = [("WorkflowTemplate", f"{project}-{a}-build-workflow-template"), ("IngressRoute", f"{project}-{a}-webhook-route")]
         for kind, name in ci:
             expect((find(docs, kind, name) is not None) == ("git" in app), f"{kind} {name} iff {a} is built from git")
         app_secret = find(docs, "Secret", f"{project}-{a}-secret")
@@ -889,8 +889,11 @@ def test_load_project_and_render_documents_agree_with_render_file(tmp_path):
 # --------------------------------------------------------------------------- rules that once were gaps
 
 def test_image_app_is_not_held_to_ci_name_limits(tmp_path):
-    project = "abcdefghijklmnopqrstuvwxy"  # + "-web-github-eventsource-eventsource-svc" is 64 characters
-    text = yaml.safe_dump({"applications": [{"name": "web", "image": "nginx:1.27", "port": 80}]})
+    # built from git, eventbus-<project>-ci-bus-js (53) and <project>-<app>-build-workflow- (63) are too long
+    project = "a" * 34
+    text = yaml.safe_dump({"applications": [{"name": "web-frontend", "image": "nginx:1.27", "port": 80}]})
+    git = text.replace("image: nginx:1.27", "git: {owner: o, repo: r, branch: main}")
+    assert {p.rule for p in validate_text(git, f"{project}.yaml")} == {"name-length"}
     assert [p.format() for p in validate_text(text, f"{project}.yaml")] == []
     docs = docs_of(render_file(str(write_project(tmp_path, project, text)), settings=settings_for({}), env={}))
     assert not {d["kind"] for d in docs} & {"EventSource", "Sensor", "WorkflowTemplate"}

@@ -152,17 +152,17 @@ def databases(draw, name, project=""):
 
 @st.composite
 def valid_projects(draw):
-    """(project name, data). Lengths respect the derived-name limits: <project>-<app> is at most 27
-    characters (<project>-<app>-github-eventsource-eventsource-svc <= 63), <project>-<db> at most 48
-    (<project>-<db>-db <= 52, the StatefulSet limit)."""
+    """(project name, data). Lengths respect the derived-name limits: <project>-<app> is at most 42
+    characters (<project>-<app>-build-workflow- <= 58), the project at most 33 (eventbus-<project>-ci-bus-js
+    <= 52, a StatefulSet), <project>-<db> at most 48 (<project>-<db>-db <= 52)."""
     project = draw(dns_label(20).filter(lambda p: not RESERVED.match(p)))
     n_apps, n_dbs = draw(st.integers(0, 3)), draw(st.integers(0, 3))
     assume(n_apps + n_dbs > 0)
     taken = set()
     app_names = []
     for _ in range(n_apps):
-        assume(26 - len(project) >= 1)
-        name = draw(dns_label(26 - len(project)).filter(lambda n: n not in taken))
+        assume(40 - len(project) >= 1)
+        name = draw(dns_label(40 - len(project)).filter(lambda n: n not in taken))
         taken.add(name)
         app_names.append(name)
     db_names = []
@@ -182,7 +182,7 @@ def valid_projects(draw):
             routes.add(f"{project}-{a['name']}-{d.replace('.', '-')}-route")
         routes.add(f"{project}-{a['name']}-webhook-route")
     assume(len(routes) == sum(len(a.get("domains", [])) + 1 for a in apps))
-    assume("github-access" not in taken and not any(n.endswith("-eventsource-svc") for n in taken))
+    assume("github-access" not in taken and not any(n.endswith(("-eventsource-svc", "-js-svc")) for n in taken))
     data = {}
     if apps:
         data["applications"] = apps

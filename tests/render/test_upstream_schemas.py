@@ -92,7 +92,15 @@ def _find(docs, kind):
 
 
 def _break_eventbus(d):
-    d["spec"]["nats"]["native"]["antiAffinity"] = False  # removed in Argo Events v1.5 (seed defect)
+    d["spec"]["jetstream"]["antiAffinity"] = False  # NATS Streaming's, removed in Argo Events v1.5 (seed defect)
+
+
+def _break_eventbus_security(d):
+    d["spec"]["jetstream"]["containerTemplate"]["securityContext"]["dropCapabilities"] = ["ALL"]
+
+
+def _break_sensor_filter(d):
+    d["spec"]["dependencies"][0]["filters"]["data"][0]["values"] = d["spec"]["dependencies"][0]["filters"]["data"][0].pop("value")
 
 
 def _break_root(d):
@@ -141,8 +149,9 @@ def _break_limitrange(d):
 
 
 BROKEN = [("NetworkPolicy", _break_networkpolicy), ("ResourceQuota", _break_root), ("LimitRange", _break_limitrange),
-          ("EventBus", _break_eventbus), ("EventSource", _break_root), ("EventSource", _break_eventsource_port),
-          ("Sensor", _break_sensor_workflow), ("WorkflowTemplate", _break_workflowtemplate),
+          ("EventBus", _break_eventbus), ("EventBus", _break_eventbus_security), ("EventSource", _break_root),
+          ("EventSource", _break_eventsource_port), ("Sensor", _break_sensor_workflow), ("Sensor", _break_sensor_filter),
+          ("WorkflowTemplate", _break_workflowtemplate),
           ("IngressRoute", _break_ingressroute), ("IngressRoute", _break_root), ("Deployment", _break_deployment),
           ("StatefulSet", _break_statefulset), ("Secret", _break_secret), ("Role", _break_role),
           ("Service", _break_root)]
