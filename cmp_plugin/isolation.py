@@ -33,7 +33,7 @@ def build(project, settings: Settings) -> Isolation:
                     for app in project.deployed_apps for w in app.workloads if w.port)
     return Isolation(
         network_policies=settings.network_policies, ingress_namespace=settings.ingress_namespace,
-        exposed=exposed, webhook_sources=tuple(app.names["eventsource"] for app in project.built_apps),
+        exposed=exposed, webhook_sources=(project.names["eventsource"],) if project.built_apps else (),
         webhook_port=WEBHOOK_PORT, restrict_egress=settings.restrict_egress, workload_selector=WORKLOAD_SELECTOR,
         quota=settings.quota_for(project.name), limit_range=_limit_range(settings.limit_range_for(project.name)))
 

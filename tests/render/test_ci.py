@@ -298,13 +298,19 @@ def test_workflows_clean_up_and_keep_a_failed_build_to_read(tmp_path):
     ({"CMP_BUILD_CPU_REQUEST": "2", "CMP_BUILD_MEMORY_REQUEST": "6Gi"},
      {"requests": {"cpu": "2", "memory": "6Gi"}, "limits": {"memory": "6Gi"}}),
     ({"CMP_BUILD_CPU_REQUEST": "", "CMP_BUILD_MEMORY_REQUEST": "", "CMP_DEFAULT_MEMORY_REQUEST": "1Gi"},
-     {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}}),
-    ({"CMP_BUILD_CPU_REQUEST": "", "CMP_BUILD_MEMORY_REQUEST": ""}, None),
+     {"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}),
+    ({"CMP_BUILD_CPU_REQUEST": "", "CMP_BUILD_MEMORY_REQUEST": "", "CMP_DEFAULT_CPU_REQUEST": "",
+      "CMP_DEFAULT_MEMORY_REQUEST": ""}, None),
 ])
 def test_build_resources_come_from_the_settings(tmp_path, env, want):
     _, templates = _templates(render(tmp_path, "p", [app("api", hash=HASH_B)], env))
     assert templates["build-container"]["container"].get("resources") == want
-    assert "resources" not in templates["commit-status"]["container"] or env.get("CMP_DEFAULT_MEMORY_REQUEST")
+    # the GitHub API steps take the platform's defaults
+    cpu, memory = env.get("CMP_DEFAULT_CPU_REQUEST", "100m"), env.get("CMP_DEFAULT_MEMORY_REQUEST", "256Mi")
+    defaults = {"requests": {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}} if cpu or memory else None
+    if defaults and memory:
+        defaults["limits"] = {"memory": memory}
+    assert templates["commit-status"]["container"].get("resources") == defaults
 
 
 def test_old_per_app_names_are_gone(tmp_path):

@@ -189,7 +189,7 @@ def test_ingress_controller_reaches_app_ports_and_webhooks_only(tmp_path):
 
     # the webhook port the EventSources serve, read from them
     sources = of(docs, "EventSource")
-    assert [s["metadata"]["name"] for s in sources] == ["iso-unbuilt-github-eventsource", "iso-web-github-eventsource"]
+    assert [s["metadata"]["name"] for s in sources] == ["iso-ci-github"]  # one EventSource per project
     for es in sources:
         port = es["spec"]["service"]["ports"][0]["targetPort"]
         assert all(int(gh["webhook"]["port"]) == port for gh in es["spec"]["github"].values())

@@ -57,7 +57,7 @@ def report(tmp_path_factory):
     work = tmp_path_factory.mktemp("posture")
     for golden in sorted(GOLDEN.glob("*.yaml")):
         shutil.copy(golden, work / golden.name)
-    result = subprocess.run(checkov + ["-d", str(work), "--framework", "kubernetes", "-o", "json", "--quiet",
+    result = subprocess.run(checkov + ["-d", str(work), "--framework", "kubernetes", "-o", "json",
                                        "--skip-download"], capture_output=True, text=True, timeout=600)
     assert result.stdout.strip(), f"checkov printed nothing: {result.stderr[-2000:]}"
     data = json.loads(result.stdout)
