@@ -154,7 +154,8 @@ def _pod_labels(doc: dict) -> dict:
 
 
 def _selector_problems(docs: list[dict]) -> list[Problem]:
-    """A Service or PodDisruptionBudget selects the pods of exactly one workload."""
+    """A Service, PodDisruptionBudget or NetworkPolicy naming pod labels selects the pods of exactly
+    one workload (a NetworkPolicy for all pods, or for Argo's, names none)."""
     workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")]
     out = []
     for doc in docs:
@@ -162,6 +163,8 @@ def _selector_problems(docs: list[dict]) -> list[Problem]:
             selector = (doc.get("spec") or {}).get("selector")
         elif doc["kind"] == "PodDisruptionBudget":
             selector = ((doc.get("spec") or {}).get("selector") or {}).get("matchLabels")
+        elif doc["kind"] == "NetworkPolicy":
+            selector = ((doc.get("spec") or {}).get("podSelector") or {}).get("matchLabels")
         else:
             continue
         if not selector:

@@ -41,8 +41,11 @@ def test_golden_files_cover_what_the_examples_promise():
     # mailer has no hash: its CI exists, its Deployment does not
     assert ("WorkflowTemplate", "shop-mailer-build-workflow-template") in shop
     assert ("Deployment", "mailer-app") not in shop and ("Deployment", "api-app") in shop
+    # blog's postgres is backed up: a CronJob and the claim it writes to
+    blog = {(d["kind"], d["metadata"]["name"]) for d in docs["blog"]}
+    assert {("CronJob", "blog-db-backup"), ("PersistentVolumeClaim", "blog-db-backup")} <= blog
     analytics = {d["kind"] for d in docs["analytics"]}
-    assert analytics == {"Secret", "Service", "StatefulSet"}
+    assert analytics == {"Secret", "Service", "StatefulSet", "NetworkPolicy", "ResourceQuota", "LimitRange"}
 
 
 def test_documented_order_kind_then_name():
@@ -50,7 +53,9 @@ def test_documented_order_kind_then_name():
 
     docs = list(yaml.safe_load_all((GOLDEN / "shop.yaml").read_text()))
     assert [sort_key(d) for d in docs] == sorted(sort_key(d) for d in docs)
-    assert docs[0]["kind"] == "ServiceAccount" and docs[-1]["kind"] == "IngressRoute"
+    # what constrains pods (policies, quota, default limits) before anything that makes pods
+    assert [d["kind"] for d in docs[:7]] == ["NetworkPolicy"] * 5 + ["ResourceQuota", "LimitRange"]
+    assert docs[7]["kind"] == "ServiceAccount" and docs[-1]["kind"] == "IngressRoute"
 
 
 def test_installed_console_script_matches_module(tmp_path):
