@@ -1,6 +1,9 @@
-"""Command line: `cmp-render FILE`, `check`, `schema`, `bump`, and Argo CD's `generate`/`discover`/`parameters`.
+"""Command line: `cmp-render FILE`, `check`, `diff`, `settings`, `vault-keys`, `schema`, `bump`, and
+Argo CD's `generate`/`discover`/`parameters`.
 
 Failure contract of every command: exit non-zero, every problem on stderr, nothing on stdout.
+Exceptions: reports asked for by name (`check --format github|json`), whose problems are the
+output, on stdout, with exit 1; and `diff`, whose exit 1 means "changed" (diff(1); it fails with 2).
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from cmp_plugin.problems import Failure
 
 USAGE = """\
 cmp-render [render] PROJECT_FILE [--project NAME] [--secrets keep|resolve] [--settings FILE]
-cmp-render check PROJECT_FILE... [--settings FILE]
+cmp-render check PROJECT_FILE_OR_DIR... [--settings FILE] [--format text|github|json]
+cmp-render diff OLD NEW [--project NAME] [--settings FILE]   (FILE, git:REV:PATH or /dev/null)
+cmp-render settings [--settings FILE]
+cmp-render vault-keys PROJECT_FILE [--project NAME] [--settings FILE] [--check]
 cmp-render schema
 cmp-render bump PROJECT_FILE APP SHA [--pushed-at TIME] [--force]
 cmp-render generate | discover | parameters      (Argo CD plugin entry points)"""
@@ -38,10 +44,61 @@ def _render_parser() -> argparse.ArgumentParser:
 
 
 def _check_parser() -> argparse.ArgumentParser:
+    from cmp_plugin.problems import REPORT_FORMATS
+
     p = _Parser(prog="cmp-render check", usage=USAGE)
-    p.add_argument("files", nargs="+", metavar="PROJECT_FILE")
+    p.add_argument("files", nargs="+", metavar="PROJECT_FILE_OR_DIR")
+    p.add_argument("--settings")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="text",
+                   help="text (stderr, the default), or a report on stdout: github workflow commands or json")
+    return p
+
+
+def _settings_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cmp-render settings", usage=USAGE)
     p.add_argument("--settings")
     return p
+
+
+def project_files(paths: list[str]) -> list[str]:
+    """The arguments of `check`, a directory standing for its `*.yaml` and `*.yml` files (not
+    recursive, sorted), as the ApplicationSet's `projects/*.yaml` generator sees them."""
+    from cmp_plugin.problems import Problem
+
+    out, empty = [], []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        names = sorted(n for n in os.listdir(path) if n.endswith((".yaml", ".yml")))
+        found = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+        if not found:
+            empty.append(Problem(path, 0, 0, "", "no project files (*.yaml, *.yml) in this directory", "io"))
+        out += found
+    if empty:
+        raise Failure(empty)
+    return out
+
+
+def _check(argv: list[str]) -> int:
+    from cmp_plugin.check_many import check_files
+    from cmp_plugin.problems import report
+    from cmp_plugin.settings import load_settings
+
+    args = _check_parser().parse_args(argv)
+    try:
+        settings = load_settings(file=args.settings)
+        problems, count = check_files(project_files(args.files), settings)
+    except Failure as failure:
+        problems, count = failure.problems, 0
+    if args.format != "text":
+        written = _write(report(problems, args.format))
+        if problems or written:
+            return 1
+    elif problems:
+        return _fail(Failure(problems))
+    sys.stderr.write(f"{count} project files OK\n")
+    return 0
 
 
 def _fail(failure: Failure) -> int:
@@ -67,16 +124,20 @@ def run(argv: list[str]) -> int:
 
         return _write(schema_text())
     if argv and argv[0] == "check":
-        from cmp_plugin.settings import load_settings
-        from cmp_plugin.check_many import check_files
+        return _check(argv[1:])
+    if argv and argv[0] == "diff":
+        from cmp_plugin.diff import main as diff_main
 
-        args = _check_parser().parse_args(argv[1:])
-        settings = load_settings(file=args.settings)
-        problems, count = check_files(args.files, settings)
-        if problems:
-            return _fail(Failure(problems))
-        sys.stderr.write(f"{count} project files OK\n")
-        return 0
+        return diff_main(argv[1:])
+    if argv and argv[0] == "settings":
+        from cmp_plugin.settings import load_settings, settings_file_text
+
+        args = _settings_parser().parse_args(argv[1:])
+        return _write(settings_file_text(load_settings(file=args.settings)))
+    if argv and argv[0] == "vault-keys":
+        from cmp_plugin.vault_keys import main as vault_keys_main
+
+        return vault_keys_main(argv[1:])
     if argv and argv[0] == "bump":
         from cmp_plugin.bump import main as bump_main
 

@@ -27,8 +27,15 @@ def load_project(path: str, project: str | None = None, settings: Settings | Non
                  display: str | None = None) -> model.Project:
     """Load and validate a project file; Failure carries every problem found."""
     settings = settings or load_settings()
-    name = project or project_name(path)
-    loaded = load_stage.load_file(path, display)
+    return _project(load_stage.load_file(path, display), project or project_name(path), settings)
+
+
+def load_project_bytes(data: bytes, display: str, project: str, settings: Settings) -> model.Project:
+    """load_project for a file's bytes read elsewhere (a git revision); problems name `display`."""
+    return _project(load_stage.load_bytes(data, display), project, settings)
+
+
+def _project(loaded, name: str, settings: Settings) -> model.Project:
     problems = validate(loaded, name, settings)
     if problems:
         raise Failure(problems)
@@ -49,14 +56,8 @@ def render_documents(project: model.Project, settings: Settings) -> list[dict]:
     return render.render(project, settings)
 
 
-def render_file(path: str, *, project: str | None = None, settings: Settings | None = None,
-                secrets: str = "keep", env: Mapping[str, str] | None = None, display: str | None = None) -> str:
-    """The manifests for one project file, as the text to print. Never empty; raises Failure."""
-    if secrets not in ("keep", "resolve"):
-        raise ValueError(f"secrets must be 'keep' or 'resolve', not {secrets!r}")
-    env = os.environ if env is None else env
-    settings = settings or load_settings(env)
-    proj = load_project(path, project, settings, display)
+def manifests(proj: model.Project, settings: Settings) -> list[dict]:
+    """The checked objects of a project, placeholders kept, in the platform's secrets mode."""
     docs = render_documents(proj, settings)
     operator = settings.secrets_mode != "inline"
     if operator or settings.secrets_keep_on_removal:
@@ -67,7 +68,19 @@ def render_file(path: str, *, project: str | None = None, settings: Settings | N
     problems = check_stage.check(docs, vault_prefix=proj.vault_prefix, resolved=operator)
     if problems:
         raise Failure(problems)
-    if secrets == "resolve" and not operator:
+    return docs
+
+
+def render_file(path: str, *, project: str | None = None, settings: Settings | None = None,
+                secrets: str = "keep", env: Mapping[str, str] | None = None, display: str | None = None) -> str:
+    """The manifests for one project file, as the text to print. Never empty; raises Failure."""
+    if secrets not in ("keep", "resolve"):
+        raise ValueError(f"secrets must be 'keep' or 'resolve', not {secrets!r}")
+    env = os.environ if env is None else env
+    settings = settings or load_settings(env)
+    proj = load_project(path, project, settings, display)
+    docs = manifests(proj, settings)
+    if secrets == "resolve" and settings.secrets_mode == "inline":
         from cmp_plugin.secrets import resolve_documents
 
         docs = resolve_documents(docs, project=proj.name, prefix=proj.vault_prefix, env=env)

@@ -49,6 +49,52 @@ class Failure(Exception):
         super().__init__("\n".join(p.format() for p in self.problems))
 
 
+def github_command(problem: Problem) -> str:
+    """A GitHub Actions workflow command (`::error file=F,line=L,col=C,title=PATH::message`): the
+    runner shows it as an annotation on that line. Escaped as actions/toolkit's command.ts does:
+    `%` in the message, also `:` and `,` in properties (CR and LF cannot occur: control characters
+    are printed escaped), so one problem stays one line and cannot start another command."""
+    props = []
+    if problem.file:
+        props.append(f"file={_property(problem.file)}")
+        if problem.line:
+            props += [f"line={problem.line}", f"col={problem.col}"]
+    props.append(f"title={_property(problem.path or 'cmp-render')}")
+    command = "warning" if problem.severity == "warning" else "error"
+    return f"::{command} {','.join(props)}::{_data(problem.message)}"
+
+
+def _data(text: str) -> str:
+    return printable(text).replace("%", "%25")  # printable() has already escaped CR and LF
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def as_dict(problem: Problem) -> dict:
+    """One problem as a JSON object; null where it has no place in a file."""
+    return {"file": problem.file or None, "line": problem.line or None, "column": problem.col or None,
+            "path": problem.path or None, "rule": problem.rule or None, "severity": problem.severity,
+            "message": problem.message}
+
+
+REPORT_FORMATS = ("text", "github", "json")
+
+
+def report(problems: list[Problem], fmt: str) -> str:
+    """The problems as a report on stdout: `github` workflow commands, or a `json` array."""
+    if fmt == "github":
+        return "".join(github_command(p) + "\n" for p in problems)
+    if fmt == "json":
+        import json
+
+        if not problems:
+            return "[]\n"
+        return "[\n" + ",\n".join("  " + json.dumps(as_dict(p)) for p in problems) + "\n]\n"
+    return "".join(p.format() + "\n" for p in problems)
+
+
 def run_problem(message: str, rule: str = "") -> Problem:
     """A problem that is not about a place in an input file."""
     return Problem("", 0, 0, "", message, rule)

@@ -385,3 +385,29 @@ def settings_reference() -> str:
         rows.append(f"| `{f.name}` | {env} | `{default}` | {f.doc} |")
     return "\n".join(rows) + "\n"
 
+
+
+SETTINGS_FILE_HEADER = """\
+# Effective platform settings of cmp-render: defaults, then the settings file, then CMP_* variables.
+# Every setting is listed; `cmp-render --settings THIS_FILE` (with no CMP_* variables set) renders
+# exactly as the process that printed it.
+"""
+
+
+def settings_file_text(settings: Settings) -> str:
+    """Every effective setting as a settings file that load_settings reads back to equal Settings."""
+    import yaml
+
+    data = {}
+    for f in FIELDS:
+        value = getattr(settings, f.name)
+        if f.kind == "list":
+            value = list(value)
+        elif f.kind == "map":
+            value = dict(value)
+        elif f.kind == "overrides":
+            value = {project: {key: None if pairs is None else dict(pairs) for key, pairs in entries}
+                     for project, entries in value}
+        data[f.name] = value
+    return SETTINGS_FILE_HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False,
+                                                 allow_unicode=False, width=1_000_000)

@@ -24,3 +24,9 @@ def test_readme_documents_every_template_directory_and_stage():
     readme = (REPO / "README.md").read_text()
     for stage in ("load", "validate", "render", "secrets", "check", "emit"):
         assert f"| {stage} |" in readme
+
+
+def test_readme_cli_block_is_the_usage_text():
+    from cmp_plugin.cli import USAGE
+
+    assert f"## CLI\n\n```\n{USAGE}\n```\n" in (REPO / "README.md").read_text()

@@ -21,6 +21,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import Mapping
 
 from cmp_plugin.problems import Failure, Problem, run_problem
 
@@ -104,6 +105,25 @@ def project_env(env: dict, project: str) -> dict:
     return env
 
 
+SETTINGS_ENV = "CMP_SETTINGS_FILE"
+
+
+def settings_file_problem(env: Mapping[str, str], root: Path) -> str:
+    """Platform settings never come from the repository being rendered, so a pull request cannot
+    change them: the sidecar's settings file must be an absolute path outside the repository copy
+    (a relative one would be opened in it: commands run in the repository)."""
+    file = env.get(SETTINGS_ENV)
+    if not file:
+        return ""
+    if not os.path.isabs(file):
+        return (f"{SETTINGS_ENV} must be an absolute path: a relative one would be read from the repository "
+                "being rendered, and platform settings never come from a project's repository")
+    real, top = os.path.realpath(file), os.path.realpath(root)
+    if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+        return f"{SETTINGS_ENV} is inside the repository being rendered; platform settings never come from it"
+    return ""
+
+
 def _has_object(text: str) -> bool:
     """At least one document with a kind: Argo CD reads `---` alone or `null` as zero objects."""
     return bool(text.strip()) and _TOP_LEVEL_KIND.search(text) is not None
@@ -130,6 +150,9 @@ def _generate(env: dict) -> int:
             from cmp_plugin.cmp.request import effective_project, resolve
 
             request = resolve(env)
+            problem = settings_file_problem(env, request.root)
+            if problem:
+                raise Failure(run_problem(problem, "settings"))
             # Messages name the file relative to the repository (projects/shop.yaml:3:5: ...).
             os.chdir(request.root)
             from cmp_plugin.pipeline import render_file
