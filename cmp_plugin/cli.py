@@ -1,4 +1,4 @@
-"""Command line: `cmp-render FILE`, `check`, `schema`, `bump`, and Argo CD's `generate`/`discover`/`parameters`.
+"""Command line: `cmp-render FILE`, `check`, `schema`, `bump`, `resolve`, and Argo CD's plugin entry points.
 
 Failure contract of every command: exit non-zero, every problem on stderr, nothing on stdout.
 """
@@ -16,7 +16,9 @@ cmp-render [render] PROJECT_FILE [--project NAME] [--secrets keep|resolve] [--se
 cmp-render check PROJECT_FILE... [--settings FILE]
 cmp-render schema
 cmp-render bump PROJECT_FILE APP SHA [--pushed-at TIME] [--force]
-cmp-render generate | discover | parameters      (Argo CD plugin entry points)"""
+cmp-render resolve [--prefix PREFIX]... [--any-path] [--disable-token-cache] PATH...
+cmp-render generate | discover | parameters      (Argo CD plugin entry points)
+cmp-render generic-generate                      (the generic plugin's entry point)"""
 
 CMP_COMMANDS = ("generate", "discover", "parameters")
 
@@ -81,6 +83,14 @@ def run(argv: list[str]) -> int:
         from cmp_plugin.bump import main as bump_main
 
         return bump_main(argv[1:])
+    if argv and argv[0] == "resolve":
+        from cmp_plugin.resolve.command import main as resolve_main
+
+        return _write(resolve_main(argv[1:]))
+    if argv and argv[0] == "generic-generate":
+        from cmp_plugin.generic import generate as generic_generate
+
+        return generic_generate(argv[1:])
     if argv and argv[0] in CMP_COMMANDS:
         from cmp_plugin.cmp import main as cmp_main
 

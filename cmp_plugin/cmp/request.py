@@ -131,12 +131,12 @@ def read_parameters(env: Mapping[str, str]) -> dict[str, str]:
 
 def vault_env_names() -> frozenset[str]:
     """The argocd-vault-plugin variables an Application may also send as ARGOCD_ENV_<NAME>;
-    cmp_plugin.secrets decides what each may do (most are sidecar-only or sidecar-first)."""
+    cmp_plugin.secrets decides what each may do (all but AVP_KV_VERSION are sidecar-only)."""
     try:
-        from cmp_plugin.secrets.config import APP_FIRST, SIDECAR_FIRST, SIDECAR_ONLY
+        from cmp_plugin.secrets.config import APP_FIRST, SIDECAR_ONLY
     except ImportError:  # pragma: no cover - the secrets package is part of the plugin
         return frozenset()
-    return frozenset((*APP_FIRST, *SIDECAR_FIRST, *SIDECAR_ONLY))
+    return frozenset((*APP_FIRST, *SIDECAR_ONLY))
 
 
 def read_env(env: Mapping[str, str]) -> dict[str, str]:

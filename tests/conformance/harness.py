@@ -3,7 +3,8 @@
 What is reproduced, and where in Argo CD it comes from:
 
 * plugin lookup by `spec.source.plugin.name` == `<metadata.name>-<spec.version>` (or the bare name
-  without a version), among the plugin.yaml files this repo ships (one sidecar each);
+  without a version), among the plugin.yaml files this repo ships (one sidecar each: cmp-plugin,
+  seed-compat, generic);
 * discovery when the plugin has a `discover` rule (fileName glob, find.glob, find.command), then
   `init`, then `generate`: argv exec'd directly (no shell), the executable looked up on the
   sidecar's PATH, stdin /dev/null, its own process group;
@@ -46,7 +47,8 @@ REPO = Path(__file__).resolve().parents[2]
 GITOPS = Path(__file__).resolve().parent / "gitops"
 SHARED = REPO.parent / "shared"
 SCHEMAS = SHARED / "schemas"
-PLUGIN_FILES = (REPO / "plugin.yaml", REPO / "manifests" / "seed-compat" / "plugin.yaml")
+PLUGIN_FILES = (REPO / "plugin.yaml", REPO / "manifests" / "seed-compat" / "plugin.yaml",
+                REPO / "manifests" / "generic" / "plugin.yaml")
 KILL_GRACE = 5.0  # argocd-cmp-server: SIGTERM, then SIGKILL 5 s later
 
 KUBE_VERSION = "1.33.1"
