@@ -15,9 +15,13 @@ COPY docker/constraints.txt docker/constraints.txt
 COPY pyproject.toml README.md ./
 COPY cmp_plugin cmp_plugin
 
+# The build backend is pinned as well: setuptools from docker/constraints.txt, and the package built
+# with it (no build isolation, which would fetch whatever setuptools is newest). Neither it nor pip
+# stays in the image.
 RUN python -m venv /opt/cmp-plugin \
-    && /opt/cmp-plugin/bin/pip install --no-cache-dir --constraint docker/constraints.txt . \
-    && /opt/cmp-plugin/bin/pip uninstall --yes pip \
+    && /opt/cmp-plugin/bin/pip install --no-cache-dir --constraint docker/constraints.txt setuptools \
+    && /opt/cmp-plugin/bin/pip install --no-cache-dir --no-build-isolation --constraint docker/constraints.txt . \
+    && /opt/cmp-plugin/bin/pip uninstall --yes setuptools pip \
     && python -m compileall -q --invalidation-mode unchecked-hash /opt/cmp-plugin/lib \
     && /opt/cmp-plugin/bin/cmp-render --help > /dev/null
 

@@ -17,6 +17,10 @@ builds that finish out of order cannot roll a deploy back. `--force` is for a hu
 deliberate rollback. A `--pushed-at` more than MAX_FUTURE_SKEW ahead of the clock is refused (exit
 2), even with `--force`: recorded, it would refuse every later build.
 
+`--pushed-at` is any RFC 3339 time: Argo Workflows writes `{{workflow.creationTimestamp}}` in the
+controller's time zone (`2026-11-27T12:04:05+09:00` as well as `2026-11-27T03:04:05Z`). Times are
+compared as instants and recorded in UTC with `Z`, the form the project schema accepts.
+
 A symbolic link (of the file or of a directory on its path) is followed only while it stays in the
 file's repository: the git work tree holding it, or without one, the file's directory.
 
@@ -64,6 +68,10 @@ _SKEW_TEXT = f"{MAX_FUTURE_SKEW.total_seconds() / 60:g} minutes"
 SHA_RE = re.compile(r"[0-9a-f]{40}")
 # The project schema's pattern for pushedAt: RFC 3339, UTC ("Z"), optional fraction of a second.
 TIMESTAMP_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z")
+# What --pushed-at accepts: an RFC 3339 date-time (section 5.6) with "Z" or a numeric offset, the
+# fraction of a second up to nanoseconds (Go's RFC3339Nano).
+RFC3339_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+                        r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))")
 _BREAK_RE = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML 1.1 line breaks, as PyYAML and libyaml count lines
 _BREAK_CHARS = "\r\n\x85\u2028\u2029"
 _YAML12_NUMBER = re.compile(r"[0-9]+(?:[eE][-+]?[0-9]+)?")
@@ -99,7 +107,7 @@ def _show(value: str, limit: int = 80) -> str:
 
 
 def timestamp_key(value: str) -> tuple[datetime, int] | None:
-    """Sort key of an RFC 3339 UTC timestamp (nanosecond precision), None if it is not one."""
+    """Sort key of an RFC 3339 UTC timestamp as recorded (nanosecond precision), None if it is not one."""
     m = TIMESTAMP_RE.fullmatch(value)
     if not m:
         return None
@@ -110,22 +118,41 @@ def timestamp_key(value: str) -> tuple[datetime, int] | None:
     return when, int((m.group(7) or "").ljust(9, "0"))
 
 
+def utc_timestamp(value: str) -> str | None:
+    """The same instant as the RFC 3339 time `value`, in UTC with `Z` and value's fraction of a
+    second; None if value is not an RFC 3339 time (a real date, an offset within a day)."""
+    m = RFC3339_RE.fullmatch(value)
+    if not m:
+        return None
+    sign, hours, minutes = m.group(8), int(m.group(9) or 0), int(m.group(10) or 0)
+    if hours > 23 or minutes > 59:
+        return None
+    try:
+        when = datetime(*(int(g) for g in m.groups()[:6]))
+        when -= (1 if sign == "+" else -1) * timedelta(hours=hours, minutes=minutes)
+    except (ValueError, OverflowError):  # not a date, or the offset leaves years 1-9999
+        return None
+    fraction = f".{m.group(7)}" if m.group(7) else ""
+    return f"{when.year:04d}-{when:%m-%dT%H:%M:%S}{fraction}Z"
+
+
 def _now() -> datetime:
     """This machine's clock, UTC, naive like timestamp_key's datetimes."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def check_arguments(file: str, sha: str, pushed_at: str | None, now: datetime | None = None) -> None:
-    """The command line alone: a full lowercase sha and, if given, a UTC timestamp; with `now`,
+    """The command line alone: a full lowercase sha and, if given, an RFC 3339 time; with `now`,
     one at most MAX_FUTURE_SKEW ahead of it."""
     problems = []
     if not SHA_RE.fullmatch(sha):
         problems.append(Problem(file, 0, 0, "", f"invalid sha {_show(sha)}: expected a full commit id, "
                                                 "40 lowercase hex characters"))
-    key = timestamp_key(pushed_at) if pushed_at is not None else None
+    utc = utc_timestamp(pushed_at) if pushed_at is not None else None
+    key = timestamp_key(utc) if utc is not None else None
     if pushed_at is not None and key is None:
         problems.append(Problem(file, 0, 0, "", f"invalid --pushed-at {_show(pushed_at)}: expected an RFC 3339 "
-                                                "UTC timestamp such as 2026-11-27T03:04:05Z"))
+                                                "time such as 2026-11-27T03:04:05Z or 2026-11-27T12:04:05+09:00"))
     if key is not None and now is not None:
         limit = now + MAX_FUTURE_SKEW
         if key > (limit.replace(microsecond=0), limit.microsecond * 1000):
@@ -324,6 +351,8 @@ def plan_bump(text: str, file: str, app: str, sha: str, pushed_at: str | None = 
               force: bool = False) -> Outcome:
     """The new text of a project file with APP at SHA; pure (no I/O, no schema). Raises BumpError."""
     check_arguments(file, sha, pushed_at)
+    if pushed_at is not None:  # compared as an instant, recorded in UTC
+        pushed_at = utc_timestamp(pushed_at)
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):]
     ctx = _Ctx(file, _Text(body))
@@ -677,7 +706,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("app", metavar="APP", help="name of the application in the file")
     parser.add_argument("sha", metavar="SHA", help="full commit id: 40 lowercase hex characters")
     parser.add_argument("--pushed-at", metavar="RFC3339",
-                        help="UTC time of the push that produced SHA, e.g. 2026-11-27T03:04:05Z; recorded as "
+                        help="time of the push that produced SHA, RFC 3339 with Z or an offset, e.g. "
+                             "2026-11-27T03:04:05Z or 2026-11-27T12:04:05+09:00; recorded in UTC as "
                              f"git.pushedAt; one older than recorded, or more than {_SKEW_TEXT} ahead of the "
                              "clock, is refused")
     parser.add_argument("--force", action="store_true",

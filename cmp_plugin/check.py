@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from cmp_plugin.problems import Problem, run_problem
+from cmp_plugin.secrets.operators import destination_keys, destination_name
 
 PLACEHOLDER = re.compile(r"<path:([^#<>]+)#[^<>]*>")
 
@@ -64,6 +65,22 @@ def _references(doc: dict):
     if kind == "HorizontalPodAutoscaler":
         target = doc["spec"].get("scaleTargetRef") or {}
         yield target.get("kind"), target.get("name"), None, "spec.scaleTargetRef"
+    spec = doc.get("spec") or {}
+    if kind == "ExternalSecret":
+        store = spec.get("secretStoreRef") or {}
+        yield store.get("kind", "SecretStore"), store.get("name"), None, "spec.secretStoreRef"
+    if kind == "SecretStore":
+        auth = (((spec.get("provider") or {}).get("vault") or {}).get("auth") or {}).get("kubernetes") or {}
+        if auth.get("serviceAccountRef"):
+            yield "ServiceAccount", auth["serviceAccountRef"].get("name"), None, "spec.provider.vault.auth.kubernetes"
+    if kind == "VaultStaticSecret":
+        yield "VaultAuth", spec.get("vaultAuthRef"), None, "spec.vaultAuthRef"
+        for i, target in enumerate(spec.get("rolloutRestartTargets") or []):
+            yield target.get("kind"), target.get("name"), None, f"spec.rolloutRestartTargets[{i}]"
+    if kind == "VaultAuth":
+        yield "ServiceAccount", (spec.get("kubernetes") or {}).get("serviceAccount"), None, "spec.kubernetes.serviceAccount"
+        if spec.get("vaultConnectionRef"):
+            yield "VaultConnection", spec["vaultConnectionRef"], None, "spec.vaultConnectionRef"
     if kind == "StatefulSet":
         yield "Service", doc["spec"].get("serviceName"), None, "spec.serviceName"
     if kind == "IngressRoute":
@@ -79,13 +96,17 @@ def _references(doc: dict):
 
 
 def _defined(docs: list[dict]) -> dict[tuple, dict]:
-    """(kind, namespace, name) -> object; an EventSource also defines the Service Argo Events makes for it."""
+    """(kind, namespace, name) -> object; an EventSource also defines the Service Argo Events makes
+    for it, an ExternalSecret or VaultStaticSecret the Secret its operator writes."""
     out = {}
     for doc in docs:
         ns = doc["metadata"].get("namespace", "")
         out[(doc["kind"], ns, doc["metadata"]["name"])] = doc
         if doc["kind"] == "EventSource" and doc.get("spec", {}).get("service"):
             out[("Service", ns, doc["metadata"]["name"] + "-eventsource-svc")] = doc
+        produced = destination_keys(doc)
+        if produced is not None:  # the Secret an operator writes, with the keys it writes
+            out[("Secret", ns, destination_name(doc))] = {"stringData": dict.fromkeys(produced, "")}
     return out
 
 
@@ -133,7 +154,8 @@ def _pod_labels(doc: dict) -> dict:
 
 
 def _selector_problems(docs: list[dict]) -> list[Problem]:
-    """A Service or PodDisruptionBudget selects the pods of exactly one workload."""
+    """A Service, PodDisruptionBudget or NetworkPolicy naming pod labels selects the pods of exactly
+    one workload (a NetworkPolicy for all pods, or for Argo's, names none)."""
     workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")]
     out = []
     for doc in docs:
@@ -141,6 +163,8 @@ def _selector_problems(docs: list[dict]) -> list[Problem]:
             selector = (doc.get("spec") or {}).get("selector")
         elif doc["kind"] == "PodDisruptionBudget":
             selector = ((doc.get("spec") or {}).get("selector") or {}).get("matchLabels")
+        elif doc["kind"] == "NetworkPolicy":
+            selector = ((doc.get("spec") or {}).get("podSelector") or {}).get("matchLabels")
         else:
             continue
         if not selector:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cmp_plugin import load as load_stage
+from cmp_plugin import naming
 from cmp_plugin.pipeline import project_name
 from cmp_plugin.problems import Problem
 from cmp_plugin.settings import Settings
@@ -12,6 +13,9 @@ from cmp_plugin.validate import validate
 def check_files(paths: list[str], settings: Settings) -> tuple[list[Problem], int]:
     problems: list[Problem] = []
     owners: dict[str, tuple[str, str, tuple]] = {}  # domain -> (file, project, path)
+    # webhook path -> (file, project, place): all projects share the webhook host, and project "a-b"
+    # with app "c" and project "a" with app "b-c" both get /a-b-c
+    hooks: dict[str, tuple[str, str, tuple]] = {}
     projects: dict[str, str] = {}  # project name -> file
     for path in paths:
         loaded = load_stage.load_file(path)
@@ -24,6 +28,15 @@ def check_files(paths: list[str], settings: Settings) -> tuple[list[Problem], in
         if found:
             continue
         for i, app in enumerate(loaded.value.get("applications") or []):
+            if "git" in app:
+                where = ("applications", i, "name")
+                hook = naming.app_names(name, app["name"])["webhook_path"]
+                if hook in hooks and hooks[hook][1] != name:
+                    file, other, other_place = hooks[hook]
+                    problems.append(loaded.problem(where, f"webhook path {hook!r} is also derived by project {other!r} "
+                                                          f"({file}:{other_place[0]}:{other_place[1]})", "webhook-conflict"))
+                else:
+                    hooks.setdefault(hook, (path, name, loaded.place(where)))
             for j, domain in enumerate(app.get("domains") or []):
                 where = ("applications", i, "domains", j)
                 if domain in owners and owners[domain][1] != name:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import yaml
 
 KIND_ORDER = (
-    "Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Role", "RoleBinding",
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Role", "RoleBinding",
     "Service", "StatefulSet", "Deployment", "EventBus", "EventSource", "Sensor", "WorkflowTemplate",
     "IngressRoute",
 )

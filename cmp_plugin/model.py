@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from cmp_plugin import naming, workloads, wiring
+from cmp_plugin import backup, naming, workloads, wiring
 from cmp_plugin.settings import Settings
 
 Route = namedtuple("Route", "domain name")
@@ -20,11 +20,20 @@ App = namedtuple("App", "name source owner repo branch hash image port routes se
 
 # db_user/db_name are what applications connect as and to; managed: database and user were
 # given, so the application user is an ordinary role and the administrator is separate.
-Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url")
+# backup: a backup.Backup, or None.
+Database = namedtuple("Database", "name type version port size names vault_path managed db_user db_name wired url "
+                                  "resources security backup", defaults=(None,))
 
-# default_resources: the platform's requests for the containers it owns (databases, builds).
+# Requests of a database container that names none: what each engine needs to start and serve a
+# small application with its default settings (MongoDB's cache takes half of the memory above 1 GiB,
+# at least 256 MiB).
+ENGINE_RESOURCES = {"postgres": {"cpu": "100m", "memory": "256Mi"}, "mysql": {"cpu": "100m", "memory": "512Mi"},
+                    "mongodb": {"cpu": "100m", "memory": "768Mi"}, "redis": {"cpu": "50m", "memory": "128Mi"}}
+
+# default_resources: the platform's requests for the containers it owns (databases, API calls);
+# build_resources: the image build's (settings build_*, then the defaults).
 Project = namedtuple("Project", "name namespace apps built_apps deployed_apps databases names vault_prefix "
-                                "registry_secret default_resources")
+                                "registry_secret default_resources build_resources")
 
 
 def build(data: dict, name: str, file: str, settings: Settings) -> Project:
@@ -33,7 +42,7 @@ def build(data: dict, name: str, file: str, settings: Settings) -> Project:
     names = naming.project_names(name)
     raw_apps = data.get("applications") or []
     used = {use["name"] for a in raw_apps for use in wiring.uses_of(a)}
-    dbs = tuple(_database(d, name, prefix, d["name"] in used) for d in data.get("databases") or [])
+    dbs = tuple(_database(d, name, prefix, d["name"] in used, settings) for d in data.get("databases") or [])
     by_name = {d.name: d for d in dbs}
     registry = f"{settings.registry}/"
     # the registry Secret is rendered for git apps (their images live there) and lent to any
@@ -45,7 +54,10 @@ def build(data: dict, name: str, file: str, settings: Settings) -> Project:
     return Project(name=name, namespace=name, apps=apps, built_apps=tuple(a for a in apps if a.source == "git"),
                    deployed_apps=tuple(a for a in apps if a.image), databases=dbs, names=names,
                    vault_prefix=prefix, registry_secret=names["registry_secret"] if has_registry_secret else "",
-                   default_resources=workloads.resources(settings=settings))
+                   default_resources=workloads.resources(settings=settings),
+                   build_resources=workloads.resources({"cpu": settings.build_cpu_request or None,
+                                                        "memory": settings.build_memory_request or None},
+                                                       settings=settings))
 
 
 def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, registry_secret: str) -> App:
@@ -76,12 +88,15 @@ def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, regi
     )
 
 
-def _database(d: dict, project: str, prefix: str, wired: bool) -> Database:
+def _database(d: dict, project: str, prefix: str, wired: bool, settings: Settings) -> Database:
     managed = "user" in d
     db_user = d.get("user") or f"{d['name']}_user"
     db_name = d.get("database") or f"{d['name']}_db"
     vault_path = f"{prefix}/databases/{d['name']}"
     url = wiring.url(d["type"], db_user, db_name, d["name"], d["port"], vault_path, managed) if wired else ""
-    return Database(name=d["name"], type=d["type"], version=d["version"], port=d["port"], size=d["size"],
-                    names=naming.db_names(project, d["name"]), vault_path=vault_path, managed=managed,
-                    db_user=db_user, db_name=db_name, wired=wired, url=url)
+    db = Database(name=d["name"], type=d["type"], version=d["version"], port=d["port"], size=d["size"],
+                  names=naming.db_names(project, d["name"]), vault_path=vault_path, managed=managed,
+                  db_user=db_user, db_name=db_name, wired=wired, url=url,
+                  resources=workloads.resources(d.get("resources"), ENGINE_RESOURCES[d["type"]], settings=settings),
+                  security=workloads.database_security(d["type"], d["version"]))
+    return db._replace(backup=backup.backup_of(d.get("backup"), project, db, settings))

@@ -20,12 +20,25 @@ def domain_slug(domain: str) -> str:
 def project_names(project: str) -> dict[str, str]:
     return {
         "namespace": project,
-        "eventbus": f"{project}-ci-eventbus",
+        # One EventBus, EventSource and Sensor per project, whatever the number of applications.
+        # The EventBus is not the NATS Streaming bus's "<project>-ci-eventbus": Argo Events refuses to
+        # change an EventBus's implementation in place, so the JetStream one is a new object.
+        "eventbus": f"{project}-ci-bus",
+        # what Argo Events' controller names the JetStream StatefulSet and Service of that EventBus
+        "eventbus_statefulset": f"eventbus-{project}-ci-bus-js",
+        "eventbus_service": f"eventbus-{project}-ci-bus-js-svc",
+        "eventsource": f"{project}-ci-github",
+        "eventsource_service": f"{project}-ci-github-eventsource-svc",  # Argo Events: "<eventsource>-eventsource-svc"
+        "sensor": f"{project}-ci-github-sensor",
         "ci_service_account": f"{project}-ci-workflow-sa",
         "ci_role": f"{project}-ci-workflow-role",
         "ci_role_binding": f"{project}-ci-workflow-rolebinding",
         "github_secret": f"{project}-github-access-secret",
         "registry_secret": "registry-secret",
+        # operator modes: the ServiceAccount the operator logs in to Vault as, and its
+        # SecretStore (external-secrets) or VaultAuth and VaultConnection (vault-secrets-operator)
+        "secrets_service_account": f"{project}-secrets",
+        "secret_store": f"{project}-vault",
     }
 
 
@@ -37,11 +50,11 @@ def app_names(project: str, app: str) -> dict[str, str]:
         "container": f"{app}-app",
         "service": app,
         "secret": f"{base}-secret",
-        "webhook_secret": f"{base}-webhook-secret",
-        "eventsource": f"{base}-github-eventsource",
-        "eventsource_service": f"{base}-github-eventsource-eventsource-svc",
+        # the app's GitHub webhook entry in the project's EventSource (also a JetStream subject token),
+        # and its dependency and trigger in the project's Sensor
         "event": f"{base}-github-trigger",
-        "sensor": f"{base}-github-workflow-sensor",
+        "dependency": f"{app}-push",
+        "trigger": f"{app}-build",
         "workflow_template": f"{base}-build-workflow-template",
         "workflow_prefix": f"{base}-build-workflow-",
         "webhook_route": f"{base}-webhook-route",
@@ -82,19 +95,31 @@ def db_names(project: str, db: str) -> dict[str, str]:
     }
 
 
+def backup_names(project: str, db: str) -> dict[str, str]:
+    """A database's backup: a CronJob, its pods' label and the claim that keeps the dumps."""
+    base = f"{project}-{db}-backup"
+    return {"cronjob": base, "pod_label": base, "claim": base, "container": "backup", "volume": "backup"}
+
+
 # (key, limit, what Kubernetes does with it); keys not listed are free text or checked elsewhere.
-LIMITS_PROJECT = {"namespace": LABEL, "eventbus": LABEL, "ci_service_account": SUBDOMAIN,
-                  "ci_role": SUBDOMAIN, "ci_role_binding": SUBDOMAIN, "github_secret": SUBDOMAIN}
+LIMITS_PROJECT = {"namespace": LABEL, "secrets_service_account": SUBDOMAIN, "secret_store": SUBDOMAIN}
+# the project's CI objects, rendered when an application is built from git. The EventBus's
+# StatefulSet is held to the StatefulSet limit (its pods' controller-revision-hash label).
+LIMITS_PROJECT_CI = {"eventbus": LABEL, "eventbus_statefulset": STATEFULSET, "eventbus_service": LABEL,
+                     "eventsource": LABEL, "eventsource_service": LABEL, "sensor": LABEL,
+                     "ci_service_account": SUBDOMAIN, "ci_role": SUBDOMAIN, "ci_role_binding": SUBDOMAIN,
+                     "github_secret": SUBDOMAIN}
 LIMITS_APP = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "service": LABEL,
-              "secret": SUBDOMAIN, "webhook_secret": SUBDOMAIN, "eventsource": LABEL,
-              "eventsource_service": LABEL, "sensor": LABEL, "workflow_template": SUBDOMAIN,
+              "secret": SUBDOMAIN, "workflow_template": SUBDOMAIN,
               "workflow_prefix": LABEL - 5, "webhook_route": SUBDOMAIN}
 LIMITS_DB = {"statefulset": STATEFULSET, "pod_label": LABEL, "service": LABEL, "secret": SUBDOMAIN,
              "volume": LABEL, "container": LABEL, "init": SUBDOMAIN}
+# checked only for a database with `backup`: a project without one never renders these names
+LIMITS_BACKUP = {"cronjob": STATEFULSET, "pod_label": LABEL, "claim": SUBDOMAIN}
 
 # the names of an app's CI objects: a prebuilt image (`image:`) renders none of them
-CI_APP_NAMES = ("webhook_secret", "eventsource", "eventsource_service", "event", "sensor", "workflow_template",
-                "workflow_prefix", "webhook_route", "image_name")
+CI_APP_NAMES = ("event", "dependency", "trigger", "workflow_template", "workflow_prefix", "webhook_route",
+                "webhook_path", "image_name")
 
 LIMITS_PROCESS = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "service": LABEL}
 # a Job's name is also its pods' job-name label; the CronJob controller appends "-<11 digits>"

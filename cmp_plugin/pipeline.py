@@ -58,10 +58,16 @@ def render_file(path: str, *, project: str | None = None, settings: Settings | N
     settings = settings or load_settings(env)
     proj = load_project(path, project, settings, display)
     docs = render_documents(proj, settings)
-    problems = check_stage.check(docs, vault_prefix=proj.vault_prefix, resolved=False)
+    operator = settings.secrets_mode != "inline"
+    if operator or settings.secrets_keep_on_removal:
+        from cmp_plugin.secrets.operators import apply_mode
+
+        docs = apply_mode(docs, proj, settings)
+    # with an operator, no placeholder may remain: the operator reads Vault, not this plugin
+    problems = check_stage.check(docs, vault_prefix=proj.vault_prefix, resolved=operator)
     if problems:
         raise Failure(problems)
-    if secrets == "resolve":
+    if secrets == "resolve" and not operator:
         from cmp_plugin.secrets import resolve_documents
 
         docs = resolve_documents(docs, project=proj.name, prefix=proj.vault_prefix, env=env)

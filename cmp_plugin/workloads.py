@@ -1,4 +1,5 @@
-"""An application's processes and jobs as plain data: names, commands, env, probes, resources.
+"""An application's processes and jobs as plain data: names, commands, env, probes, resources and
+security contexts (the databases' too).
 
 The app itself is the first workload (its Deployment is `<app>-app`, as in the seed); each
 entry of `processes` is another Deployment from the same image. Defaults follow Kubernetes'
@@ -14,10 +15,13 @@ from cmp_plugin import naming
 
 # name is "" for the app's main workload. replicas is None under autoscale (the HPA owns it).
 Workload = namedtuple("Workload", "name names command args port service replicas autoscale resources "
-                                  "probes strategy env volumes prestop disruption_budget")
+                                  "probes strategy env volumes prestop disruption_budget security")
 
 # before: True for a `before: deploy` Sync hook; schedule: cron text for a CronJob.
-Job = namedtuple("Job", "name names command args env resources before schedule time_zone deadline")
+Job = namedtuple("Job", "name names command args env resources before schedule time_zone deadline security")
+
+# pod and container: the securityContexts; tmp: mount an emptyDir at /tmp (read-only root).
+Security = namedtuple("Security", "pod container tmp")
 
 Volume = namedtuple("Volume", "name names path size storage_class")
 
@@ -72,6 +76,49 @@ def resources(*layers: dict | None, settings) -> dict:
     return out
 
 
+# The official images' own non-root user and group (uid, gid), from their Dockerfiles; the
+# Alpine variants of postgres and redis differ (docs/applications.md cites each).
+DB_USERS = {"postgres": (999, 999), "mysql": (999, 999), "redis": (999, 999), "mongodb": (999, 999)}
+DB_USERS_ALPINE = {"postgres": (70, 70), "redis": (999, 1000)}
+
+
+def pod_security(non_root: bool, user: int | None = None, group: int | None = None,
+                 fs_group: int | None = None) -> dict:
+    out: dict = {"runAsNonRoot": non_root, "seccompProfile": {"type": "RuntimeDefault"}}
+    if user is not None:
+        out["runAsUser"] = user
+    if group is not None:
+        out["runAsGroup"] = group
+    if fs_group is not None:
+        # a volume that already has the group is not walked again on every start
+        out["fsGroup"] = fs_group
+        out["fsGroupChangePolicy"] = "OnRootMismatch"
+    return out
+
+
+def container_security(read_only: bool = False) -> dict:
+    out: dict = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    if read_only:
+        out["readOnlyRootFilesystem"] = True
+    return out
+
+
+def security_of(app: dict, own: dict | None = None) -> Security:
+    """An app's workload or job: the app's ids, replaced by a process's own; root only with runAsRoot
+    (validation has checked the platform allows it) and no user id."""
+    ids = {k: (own or {}).get(k, app.get(k)) for k in ("runAsUser", "runAsGroup", "fsGroup")}
+    root = app.get("runAsRoot") is True and ids["runAsUser"] is None
+    read_only = app.get("readOnlyRootFilesystem") is True
+    return Security(pod=pod_security(not root, ids["runAsUser"], ids["runAsGroup"], ids["fsGroup"]),
+                    container=container_security(read_only), tmp=read_only)
+
+
+def database_security(type_: str, version: str) -> Security:
+    """The engine runs as its image's own user; the data volume gets that group."""
+    uid, gid = (DB_USERS_ALPINE if "alpine" in version else {}).get(type_) or DB_USERS[type_]
+    return Security(pod=pod_security(True, uid, gid, gid), container=container_security(), tmp=False)
+
+
 def _merge_env(base: tuple, extra: dict | None) -> tuple:
     """base with `extra` applied: a name already in base is replaced in place, others appended."""
     extra = dict(extra or {})
@@ -98,7 +145,7 @@ def _workload(name: str, names: dict, spec: dict, app: dict, env: tuple, setting
         resources=resources(spec.get("resources"), inherited, settings=settings),
         probes=probes(spec.get("health"), port), strategy=spec.get("strategy") or default_strategy,
         env=_merge_env(env, spec.get("env")) if name else env, volumes=volumes,
-        prestop=port is not None, disruption_budget=most > 1,
+        prestop=port is not None, disruption_budget=most > 1, security=security_of(app, spec),
     )
 
 
@@ -117,7 +164,7 @@ def jobs_of(app: dict, env: tuple, settings) -> tuple[Job, ...]:
         args=tuple(job.get("args") or ()), env=_merge_env(env, job.get("env")),
         resources=resources(job.get("resources"), app.get("resources"), settings=settings),
         before=job.get("before") == "deploy", schedule=job.get("schedule", ""), time_zone=job.get("timeZone", ""),
-        deadline=job.get("deadline", JOB_DEADLINE),
+        deadline=job.get("deadline", JOB_DEADLINE), security=security_of(app),
     ) for job in app.get("jobs") or ())
 
 

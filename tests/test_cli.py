@@ -156,6 +156,20 @@ def test_check_many_files_reports_cross_project_domain_conflicts(tmp_path):
     assert ok.stderr == "2 project files OK\n"
 
 
+def test_check_many_files_reports_cross_project_webhook_paths(tmp_path):
+    """Every project's webhook routes share the webhook host: /<project>-<app> must be unique."""
+    a, b = tmp_path / "a-b.yaml", tmp_path / "a.yaml"
+    app = "applications:\n  - name: {n}\n    git: {{owner: o, repo: r, branch: main}}\n    port: 80\n"
+    a.write_text(app.format(n="c"))
+    b.write_text(app.format(n="b-c"))
+    result = run_cli("check", str(a), str(b))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (f"{b}:2:11: error: applications[0].name: webhook path '/a-b-c' is also derived by "
+                             f"project 'a-b' ({a}:2:11)\n")
+    b.write_text(app.format(n="b-c").replace("git: {owner: o, repo: r, branch: main}", "image: nginx:1.27"))
+    assert run_cli("check", str(a), str(b)).returncode == 0  # a prebuilt image has no webhook
+
+
 def test_check_reports_every_file_and_duplicate_project_names(tmp_path):
     (tmp_path / "x.yaml").write_text((EXAMPLES / "analytics.yaml").read_text())
     (tmp_path / "x.yml").write_text((EXAMPLES / "analytics.yaml").read_text())

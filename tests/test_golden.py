@@ -41,8 +41,11 @@ def test_golden_files_cover_what_the_examples_promise():
     # mailer has no hash: its CI exists, its Deployment does not
     assert ("WorkflowTemplate", "shop-mailer-build-workflow-template") in shop
     assert ("Deployment", "mailer-app") not in shop and ("Deployment", "api-app") in shop
+    # blog's postgres is backed up: a CronJob and the claim it writes to
+    blog = {(d["kind"], d["metadata"]["name"]) for d in docs["blog"]}
+    assert {("CronJob", "blog-db-backup"), ("PersistentVolumeClaim", "blog-db-backup")} <= blog
     analytics = {d["kind"] for d in docs["analytics"]}
-    assert analytics == {"Secret", "Service", "StatefulSet"}
+    assert analytics == {"Secret", "Service", "StatefulSet", "NetworkPolicy", "ResourceQuota", "LimitRange"}
 
 
 def test_documented_order_kind_then_name():
@@ -50,7 +53,9 @@ def test_documented_order_kind_then_name():
 
     docs = list(yaml.safe_load_all((GOLDEN / "shop.yaml").read_text()))
     assert [sort_key(d) for d in docs] == sorted(sort_key(d) for d in docs)
-    assert docs[0]["kind"] == "ServiceAccount" and docs[-1]["kind"] == "IngressRoute"
+    # what constrains pods (policies, quota, default limits) before anything that makes pods
+    assert [d["kind"] for d in docs[:7]] == ["NetworkPolicy"] * 5 + ["ResourceQuota", "LimitRange"]
+    assert docs[7]["kind"] == "ServiceAccount" and docs[-1]["kind"] == "IngressRoute"
 
 
 def test_installed_console_script_matches_module(tmp_path):
@@ -59,3 +64,18 @@ def test_installed_console_script_matches_module(tmp_path):
         pytest.skip("cmp-render console script not installed in this interpreter's bin directory")
     direct = subprocess.run([exe, str(EXAMPLES / "shop.yaml")], capture_output=True, text=True, env=clean_env())
     assert direct.returncode == 0 and direct.stdout == run_cli(str(EXAMPLES / "shop.yaml")).stdout
+
+
+SECRETS_MODES = ("external-secrets", "vault-secrets-operator")
+
+
+@pytest.mark.parametrize("mode", SECRETS_MODES)
+def test_golden_output_of_the_operator_modes(mode):
+    """blog.yaml rendered for each secrets operator: tests/golden/modes/blog.<mode>.yaml."""
+    result = run_cli("examples/projects/blog.yaml", env=clean_env(CMP_SECRETS_MODE=mode))
+    assert result.returncode == 0, result.stderr
+    golden = GOLDEN / "modes" / f"blog.{mode}.yaml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(result.stdout)
+    assert result.stdout == golden.read_text()

@@ -15,6 +15,7 @@ import os
 
 import yaml
 
+from cmp_plugin import isolation
 from cmp_plugin.model import Project
 from cmp_plugin.problems import Failure, run_problem
 from cmp_plugin.settings import Settings
@@ -23,11 +24,12 @@ TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 # Rendered in this order; the emit stage sorts objects anyway, this only groups problems.
 TEMPLATE_NAMES = (
     "project/ci-rbac.yaml.j2", "project/secrets.yaml.j2",
+    "project/network-policies.yaml.j2", "project/quota.yaml.j2",
     "ci/eventbus.yaml.j2", "ci/eventsource.yaml.j2", "ci/sensor.yaml.j2",
     "ci/workflow-template.yaml.j2", "ci/webhook-route.yaml.j2",
     "app/secret.yaml.j2", "app/deployment.yaml.j2", "app/service.yaml.j2", "app/ingressroute.yaml.j2",
     "app/autoscale.yaml.j2", "app/volume.yaml.j2", "app/job.yaml.j2",
-    "db/secret.yaml.j2", "db/init.yaml.j2", "db/service.yaml.j2", "db/statefulset.yaml.j2",
+    "db/secret.yaml.j2", "db/init.yaml.j2", "db/service.yaml.j2", "db/statefulset.yaml.j2", "db/backup.yaml.j2",
 )
 
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
@@ -131,7 +133,7 @@ def environment():
 
 def render_text(project: Project, settings: Settings) -> str:
     env = environment()
-    context = {"project": project, "settings": settings}
+    context = {"project": project, "settings": settings, "isolation": isolation.build(project, settings)}
     return "".join(env.get_template(name).render(context) for name in TEMPLATE_NAMES)
 
 

@@ -42,6 +42,7 @@ def app_problems(loaded: Loaded, i: int, app: dict, databases: dict[str, dict], 
         add(("domains",), "domains need a port: the route sends traffic to it", "port")
     out += _workload_problems(loaded, at, app, app, settings)
     out += _volume_problems(loaded, at, app)
+    out += _security_problems(loaded, at, app, settings)
     out += _env_problems(loaded, at, app, databases)
     seen: dict[str, tuple] = {}
     for kind in ("processes", "jobs"):
@@ -112,6 +113,32 @@ def _volume_problems(loaded: Loaded, at: tuple, app: dict) -> list[Problem]:
                 out.append(loaded.problem(at + ("volumes", j, key), f"{key} {value!r} is already used on line "
                                                                      f"{loaded.place(seen[normal])[0]}", "duplicate-name"))
             seen.setdefault(normal, at + ("volumes", j, key))
+    return out
+
+
+def _security_problems(loaded: Loaded, at: tuple, app: dict, settings) -> list[Problem]:
+    """Root is the platform's decision first (allow_root), then the app's (runAsRoot)."""
+    out = []
+    if app.get("runAsRoot") is True:
+        if not settings.allow_root:
+            out.append(loaded.problem(at + ("runAsRoot",), "this platform does not allow root (setting allow_root, "
+                                                           "CMP_ALLOW_ROOT); set runAsUser to the image's non-root "
+                                                           "user id instead", "security"))
+        if "runAsUser" in app:
+            out.append(loaded.problem(at + ("runAsUser",), "give runAsUser or runAsRoot, not both "
+                                                           "(runAsRoot lets the image's user be root)", "security"))
+    if app.get("readOnlyRootFilesystem") is True:
+        for j, volume in enumerate(_list(app.get("volumes"))):
+            volume = _dict(volume)
+            path = volume.get("path")
+            if volume.get("name") == "tmp":
+                out.append(loaded.problem(at + ("volumes", j, "name"), "the name 'tmp' is taken by the /tmp emptyDir "
+                                                                      "of readOnlyRootFilesystem; choose another name",
+                                          "volumes"))
+            if isinstance(path, str) and [p for p in path.split("/") if p not in ("", ".")] == ["tmp"]:
+                out.append(loaded.problem(at + ("volumes", j, "path"), "readOnlyRootFilesystem already mounts a "
+                                                                      "writable emptyDir at /tmp; mount this volume "
+                                                                      "elsewhere", "volumes"))
     return out
 
 
@@ -196,6 +223,11 @@ def database_problems(loaded: Loaded, i: int, db: dict) -> list[Problem]:
     user = db.get("user")
     if isinstance(user, str) and (user in RESERVED_DB_USERS or user.startswith("pg_")):
         out.append(loaded.problem(at + ("user",), f"user {user!r} is the engine's own; choose another name", "database"))
+    schedule = _dict(db.get("backup")).get("schedule")
+    if isinstance(schedule, str):
+        reason = cron.problem(schedule)
+        if reason:
+            out.append(loaded.problem(at + ("backup", "schedule"), f"invalid cron schedule {schedule!r}: {reason}", "cron"))
     return out
 
 

@@ -34,12 +34,23 @@ def project_problems(loaded: Loaded, project: str, settings: Settings) -> list[P
     for pattern in BUILTIN_RESERVED + tuple(settings.reserved_namespaces):
         if fnmatch.fnmatchcase(project, pattern):
             return [where(f"project {project!r} would deploy into the reserved namespace pattern {pattern!r}", "reserved-namespace")]
+    if project == settings.ingress_namespace:
+        # its pods would be allowed into every project's app ports (docs/isolation.md)
+        return [where(f"project {project!r} would deploy into the ingress controller's namespace "
+                      "(setting ingress_namespace)", "reserved-namespace")]
     out = []
-    for key, limit in naming.LIMITS_PROJECT.items():
+    limits = {**naming.LIMITS_PROJECT, **(naming.LIMITS_PROJECT_CI if _has_git_app(loaded.value) else {})}
+    for key, limit in limits.items():
         name = naming.project_names(project)[key]
         if len(name) > limit:
-            out.append(where(f"derived name {name!r} is {len(name)} characters; Kubernetes allows {limit}", "name-length"))
+            out.append(where(f"derived name {name!r} ({key.replace('_', ' ')}) is {len(name)} characters; "
+                             f"Kubernetes allows {limit}: shorten the project name", "name-length"))
     return out
+
+
+def _has_git_app(value) -> bool:
+    """The project's CI objects (EventBus, EventSource, Sensor, CI RBAC) are rendered only then."""
+    return any("git" in app for _, app in _items(value, "applications"))
 
 
 def _length_problems(loaded: Loaded, path: tuple, names: dict, limits: dict) -> list[Problem]:
@@ -109,6 +120,10 @@ def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Prob
                 out += _length_problems(loaded, path, naming.app_names(project, name), limits)
             else:
                 out += _length_problems(loaded, path, naming.db_names(project, name), naming.LIMITS_DB)
+                if isinstance(item.get("backup"), dict):  # "(backup cronjob)" in the message
+                    backup = {f"backup {k}": v for k, v in naming.backup_names(project, name).items()}
+                    out += _length_problems(loaded, path, backup,
+                                            {f"backup {k}": v for k, v in naming.LIMITS_BACKUP.items()})
     out += _collisions(loaded, project, seen)
     domains: dict[str, tuple] = {}
     for i, app in apps:
@@ -128,13 +143,17 @@ def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Prob
     return out
 
 
-# Which kind each derived name is, so two different sources cannot claim one object.
-_PROJECT_KINDS = {"github_secret": "Secret", "registry_secret": "Secret", "ci_service_account": "ServiceAccount",
-                  "ci_role": "Role", "ci_role_binding": "RoleBinding", "eventbus": "EventBus"}
-_APP_KINDS = {"deployment": "Deployment", "service": "Service", "secret": "Secret", "eventsource": "EventSource",
-              "eventsource_service": "Service", "sensor": "Sensor", "workflow_template": "WorkflowTemplate",
-              "webhook_route": "IngressRoute"}
+# Which kind each derived name is, so two different sources cannot claim one object. The Services
+# and StatefulSet are the ones Argo Events creates for the EventSource and the EventBus.
+_PROJECT_KINDS = {"registry_secret": "Secret"}
+_PROJECT_CI_KINDS = {"github_secret": "Secret", "ci_service_account": "ServiceAccount", "ci_role": "Role",
+                     "ci_role_binding": "RoleBinding", "eventbus": "EventBus", "eventbus_service": "Service",
+                     "eventbus_statefulset": "StatefulSet", "eventsource": "EventSource",
+                     "eventsource_service": "Service", "sensor": "Sensor"}
+_APP_KINDS = {"deployment": "Deployment", "service": "Service", "secret": "Secret",
+              "workflow_template": "WorkflowTemplate", "webhook_route": "IngressRoute"}
 _DB_KINDS = {"statefulset": "StatefulSet", "service": "Service", "secret": "Secret", "init": "ConfigMap"}
+_BACKUP_KINDS = {"cronjob": "CronJob", "claim": "PersistentVolumeClaim", "pod_label": "pod label"}
 # pod labels select pods for Services, PDBs and anti-affinity: two workloads must not share one
 _SUB_KINDS = {"processes": (("deployment", "Deployment"), ("service", "Service"), ("pod_label", "pod label")),
               "jobs": (("job", "Job"), ("cronjob", "CronJob"), ("job", "pod label")),
@@ -154,7 +173,8 @@ def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[P
             out.append(loaded.problem(path, f"derived {kind} name {name!r} is already derived from {where}; rename to avoid the clash", "name-collision"))
 
     if naming.is_label(project):  # otherwise project_problems has already refused the name
-        for key, kind in _PROJECT_KINDS.items():
+        kinds = {**_PROJECT_KINDS, **(_PROJECT_CI_KINDS if _has_git_app(loaded.value) else {})}
+        for key, kind in kinds.items():
             claim(kind, naming.project_names(project)[key], ())
     for name, path in names.items():
         kind_of_item, index = path[0], path[1]
@@ -175,4 +195,7 @@ def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[P
             for key, kind in _DB_KINDS.items():
                 claim(kind, naming.db_names(project, name)[key], path)
             claim("pod label", naming.db_names(project, name)["pod_label"], path)
+            if isinstance(loaded.value["databases"][index].get("backup"), dict):
+                for key, kind in _BACKUP_KINDS.items():
+                    claim(kind, naming.backup_names(project, name)[key], path)
     return out

@@ -19,7 +19,7 @@ from cmp_plugin.problems import Problem
 SUPPORTED = {"$schema", "$id", "title", "description", "type", "properties", "additionalProperties",
              "required", "items", "pattern", "minimum", "maximum", "enum", "minLength", "maxLength",
              "uniqueItems", "propertyNames", "$ref", "definitions", "x-pattern-message", "maxItems",
-             "minProperties", "maxProperties"}
+             "minProperties", "maxProperties", "x-range-message"}
 
 
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "project.schema.json")
@@ -158,6 +158,8 @@ def _explain(error, loaded: Loaded) -> list[Problem]:
         return [loaded.problem(path + (value,), f"{value!r} {message}", "schema", key=True)]
     if kw == "pattern" and "x-pattern-message" in node:
         return [loaded.problem(path, f"{value!r} {node['x-pattern-message']}", "schema")]
+    if kw in ("minimum", "maximum") and "x-range-message" in node:
+        return [loaded.problem(path, f"{value} {node['x-range-message']}", "schema")]
     if kw == "type" and isinstance(value, (bool, int, float)) and "string" in str(node.get("type")):
         text = _yaml_spelling(value)
         return [loaded.problem(path, f"{text} is not of type 'string' (quote it: \"{text}\")", "schema")]

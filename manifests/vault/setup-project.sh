@@ -8,6 +8,11 @@
 # "vault") logs in as while it renders project shop (AVP_K8S_ROLE=cmp-{project}).
 # Environment: VAULT_ADDR and an admin token; PREFIX (default kv/data/{project}, like
 # CMP_VAULT_PREFIX), MOUNT (kubernetes), SA_NAME (argocd-repo-server), SA_NAMESPACE (argocd).
+#
+# With OPERATOR=1 (the external-secrets and vault-secrets-operator modes, CMP_SECRETS_MODE) it
+# also creates role cmp-{project}-secrets (CMP_SECRETS_VAULT_ROLE) for the ServiceAccount
+# {project}-secrets in namespace {project}, which the operator logs in as: the same read-only
+# policy, so the operator reads exactly what the sidecar could.
 set -eu
 VAULT=${VAULT:-vault}
 MOUNT=${MOUNT:-kubernetes}
@@ -31,3 +36,13 @@ sed -e "s#{prefix}#$prefix#g" -e "s#{project}#$project#g" "$here/project-policy.
   token_policies="cmp-$project" \
   token_ttl=5m \
   token_max_ttl=10m
+
+if [ "${OPERATOR:-}" = 1 ]; then
+  "$VAULT" write "auth/$MOUNT/role/cmp-$project-secrets" \
+    bound_service_account_names="$project-secrets" \
+    bound_service_account_namespaces="$project" \
+    audience=vault \
+    token_policies="cmp-$project" \
+    token_ttl=10m \
+    token_max_ttl=1h
+fi

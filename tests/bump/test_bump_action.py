@@ -69,6 +69,9 @@ def test_actions_pinned_to_commits():
     for ref, comment in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
         assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), comment
+        # releases that run on Node 24 (GitHub deprecates the Node 20 runtime for actions)
+        first_node24 = {"actions/checkout": 5, "actions/setup-python": 6}[ref.split("@")[0]]
+        assert int(comment.split("v")[1].split(".")[0]) >= first_node24, (ref, comment)
 
 
 def test_trigger_permissions_concurrency():
@@ -106,7 +109,9 @@ BAD = [
     ("PROJECT", "$(touch pwned)"), ("PROJECT", "../../etc/passwd"), ("PROJECT", "Shop"), ("PROJECT", ""),
     ("PROJECT", "shop\nx"), ("PROJECT", "a" * 64), ("APP", "-api"), ("APP", "api;touch pwned"),
     ("APP", "`touch pwned`"), ("SHA", SHA.upper()), ("SHA", SHA[:39]), ("SHA", SHA + "\n"), ("SHA", "$(touch pwned)"),
-    ("PUSHED_AT", "2026-1-1"), ("PUSHED_AT", "2026-11-27T03:04:05+00:00"), ("PUSHED_AT", T1 + "\ntouch pwned"),
+    ("PUSHED_AT", "2026-1-1"), ("PUSHED_AT", "2026-11-27T03:04:05+0000"), ("PUSHED_AT", "2026-11-27T03:04:06"),
+    ("PUSHED_AT", "2026-11-27T03:04:05 +09:00"), ("PUSHED_AT", "2026-11-27T03:04:05+09:00;touch pwned"),
+    ("PUSHED_AT", T1 + "\ntouch pwned"),
     ("BRANCH", "main;touch pwned"),
 ]
 
@@ -126,7 +131,8 @@ def test_payload_check_rejects(tmp_path, var, value):
 def test_payload_check_accepts_the_contract(tmp_path):
     work = tmp_path / "w"
     work.mkdir()
-    for extra in ({}, {"PUSHED_AT": "2026-11-27T03:04:05.123Z"}, {"PROJECT": "a", "APP": "9" * 63}):
+    for extra in ({}, {"PUSHED_AT": "2026-11-27T03:04:05.123Z"}, {"PROJECT": "a", "APP": "9" * 63},
+                  {"PUSHED_AT": "2026-11-27T12:04:05+09:00"}, {"PUSHED_AT": "2026-11-26T22:04:05.5-05:00"}):
         run = run_script(step("Check the payload")["run"], work, {**GOOD, **extra})
         assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
 
@@ -175,6 +181,21 @@ def test_bump_step_commits_and_pushes(gitops):
                    f"bump shop/api to {SHA}\n\npushed at {T1}\n\n")
     assert git(gitops["remote"], "show", "--format=", "--name-only", "main") == "projects/shop.yaml\n"
     assert f"hash: {SHA}" in remote_file(gitops)
+
+
+def test_bump_step_records_a_local_time_in_utc(gitops):
+    """Argo writes the Workflow's creation time in the controller's time zone: compared as an
+    instant, recorded as the schema's UTC form."""
+    run = run_bump_step(gitops, PUSHED_AT="2026-11-27T12:04:05+09:00")
+    assert run.returncode == 0, run.stdout + run.stderr
+    api = yaml.safe_load(remote_file(gitops))["applications"][0]
+    assert (api["name"], api["git"]["hash"], api["git"]["pushedAt"]) == ("api", SHA, "2026-11-27T03:04:05Z")
+    older = run_bump_step(gitops, SHA=SHA2, PUSHED_AT="2026-11-26T22:04:04-05:00")  # 03:04:04Z
+    assert older.returncode == 0 and "::warning title=not deployed::" in older.stdout
+    newer = run_bump_step(gitops, SHA=SHA2, PUSHED_AT="2026-11-26T22:04:06-05:00")  # 03:04:06Z
+    assert newer.returncode == 0, newer.stdout + newer.stderr
+    api = yaml.safe_load(remote_file(gitops))["applications"][0]
+    assert (api["git"]["hash"], api["git"]["pushedAt"]) == (SHA2, "2026-11-27T03:04:06Z")
 
 
 def test_bump_step_retries_when_the_branch_moved(gitops):

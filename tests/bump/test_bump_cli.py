@@ -54,9 +54,12 @@ REJECTED = [
      f"{P}: error: invalid sha '{SHA}\\n': expected a full commit id, 40 lowercase hex characters\n"),
     ("sha-injection", "shop.yaml", SHOP, ["api", '"; rm -rf / #'], 2,
      f"{P}: error: invalid sha '\"; rm -rf / #': expected a full commit id, 40 lowercase hex characters\n"),
-    ("pushed-at-offset", "shop.yaml", SHOP, ["api", SHA, "--pushed-at", "2026-11-27T03:04:05+00:00"], 2,
-     f"{P}: error: invalid --pushed-at '2026-11-27T03:04:05+00:00': expected an RFC 3339 UTC timestamp "
-     "such as 2026-11-27T03:04:05Z\n"),
+    ("pushed-at-no-zone", "shop.yaml", SHOP, ["api", SHA, "--pushed-at", "2026-11-27T03:04:05"], 2,
+     f"{P}: error: invalid --pushed-at '2026-11-27T03:04:05': expected an RFC 3339 time such as "
+     "2026-11-27T03:04:05Z or 2026-11-27T12:04:05+09:00\n"),
+    ("pushed-at-offset-without-colon", "shop.yaml", SHOP, ["api", SHA, "--pushed-at", "2026-11-27T03:04:05+0900"], 2,
+     f"{P}: error: invalid --pushed-at '2026-11-27T03:04:05+0900': expected an RFC 3339 time such as "
+     "2026-11-27T03:04:05Z or 2026-11-27T12:04:05+09:00\n"),
     ("unknown-app", "shop.yaml", SHOP, ["shop", SHA], 1,
      f"{P}:4:1: error: applications: no application named 'shop' (applications: 'api', 'web', 'worker')\n"),
     ("no-applications", "shop.yaml", "databases: []\n", ["api", SHA], 1,
@@ -193,6 +196,19 @@ def test_pushed_at_within_the_skew_is_accepted(workdir, capsys, monkeypatch):
     assert main(["projects/shop.yaml", "web", SHA, "--pushed-at", "2026-12-02T07:53:01Z"]) == 0
     assert capsys.readouterr().out == f"projects/shop.yaml: web: {OLD} -> {SHA} (pushed 2026-12-02T07:53:01Z)\n"
     assert 'pushedAt: "2026-12-02T07:53:01Z"' in path.read_text()
+
+
+def test_pushed_at_with_an_offset_is_an_instant_recorded_in_utc(workdir, capsys, monkeypatch):
+    """{{workflow.creationTimestamp}} is in the Argo controller's time zone."""
+    monkeypatch.setattr(bump, "_now", lambda: NOW)
+    path = write(workdir, "shop.yaml", SHOP)
+    assert main(["projects/shop.yaml", "web", SHA, "--pushed-at", "2026-12-02T16:53:01.5+09:00"]) == 2  # 07:53:01.5Z
+    assert "ahead of this machine's clock" in capsys.readouterr().err
+    assert main(["projects/shop.yaml", "web", SHA, "--pushed-at", "2026-12-02T16:53:01+09:00"]) == 0
+    assert capsys.readouterr().out == f"projects/shop.yaml: web: {OLD} -> {SHA} (pushed 2026-12-02T07:53:01Z)\n"
+    assert 'pushedAt: "2026-12-02T07:53:01Z"' in path.read_text()
+    assert main(["projects/shop.yaml", "web", SHA2, "--pushed-at", "2026-12-02T02:53:00-05:00"]) == 3  # 07:53:00Z
+    assert "refusing to roll 'web' back" in capsys.readouterr().err
 
 
 def test_future_pushed_at_in_the_file_needs_force(workdir, capsys, monkeypatch):

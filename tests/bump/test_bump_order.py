@@ -60,6 +60,13 @@ CASES = [
      ("refused", EXIT_REFUSED, "both were pushed at")),
     ("across-new-year", A, "2026-12-31T23:59:59Z", B, "2027-01-01T00:00:00Z", False,
      ("bumped", B, "2027-01-01T00:00:00Z")),
+    ("offset-older-instant", A, T1, B, "2026-11-27T12:04:04+09:00", False,
+     ("refused", EXIT_REFUSED, "was pushed earlier, at 2026-11-27T03:04:04Z")),
+    ("offset-newer-instant", A, T1, B, "2026-11-27T12:04:06+09:00", False, ("bumped", B, T2)),
+    ("offset-same-instant", A, T1, B, "2026-11-26T22:04:05-05:00", False, ("refused", EXIT_REFUSED, "both were pushed at")),
+    ("negative-offset-across-midnight", A, "2026-11-27T23:59:59Z", B, "2026-11-27T19:00:00-05:00", False,
+     ("bumped", B, "2026-11-28T00:00:00Z")),
+    ("same-sha-same-instant-in-another-zone", A, T1, A, "2026-11-27T04:04:05+01:00", False, ("noop",)),
     ("garbage-record", A, "yesterday", B, T1, False, ("refused", EXIT_ERROR, "is not an RFC 3339 UTC timestamp")),
     ("garbage-record-forced", A, "yesterday", B, T1, True, ("bumped", B, T1)),
 ]
@@ -132,4 +139,43 @@ def test_any_finishing_order_never_goes_back(times, data):
     ("", False),
 ])
 def test_timestamp_grammar(value, ok):
+    """What the file records: the schema's UTC form."""
     assert (bump.timestamp_key(value) is not None) == ok
+
+
+@pytest.mark.parametrize("value,utc", [
+    ("2026-11-27T03:04:05Z", "2026-11-27T03:04:05Z"), ("2026-11-27t03:04:05.120z", "2026-11-27T03:04:05.120Z"),
+    ("2026-11-27T12:04:05+09:00", "2026-11-27T03:04:05Z"), ("2026-11-27T03:04:05-00:00", "2026-11-27T03:04:05Z"),
+    ("2026-01-01T05:30:00.123456789+05:30", "2026-01-01T00:00:00.123456789Z"),
+    ("2026-12-31T20:00:00-04:00", "2027-01-01T00:00:00Z"), ("2024-02-29T23:00:00-01:00", "2024-03-01T00:00:00Z"),
+    ("2026-11-27T03:04:05+24:00", None), ("2026-11-27T03:04:05+09:60", None), ("2026-11-27T03:04:05+0900", None),
+    ("2026-11-27T03:04:05+09", None), ("2026-11-27T03:04:05", None), ("2026-11-27 03:04:05Z", None),
+    ("2026-02-29T00:00:00+01:00", None), ("0001-01-01T00:30:00+01:00", None), ("9999-12-31T23:30:00-01:00", None),
+    ("2026-11-27T03:04:05.1234567890Z", None), ("2026-11-27T03:04:05+09:00\n", None), ("", None),
+])
+def test_pushed_at_grammar_and_utc(value, utc):
+    """What --pushed-at takes: any RFC 3339 time, as the instant in UTC."""
+    assert bump.utc_timestamp(value) == utc
+
+
+@settings(max_examples=200, deadline=None)
+@given(times=st.lists(st.integers(0, 10**6), min_size=1, max_size=6, unique=True),
+       offsets=st.lists(st.integers(-23 * 60 - 59, 23 * 60 + 59), min_size=6, max_size=6), data=st.data())
+def test_any_finishing_order_in_any_time_zones_never_goes_back(times, offsets, data):
+    base = datetime(2026, 11, 27)
+
+    def local(t, minutes):  # the instant base + t seconds, written with a UTC offset of `minutes`
+        sign = "+" if minutes >= 0 else "-"
+        when = base + timedelta(seconds=t, minutes=minutes)
+        return f"{when:%Y-%m-%dT%H:%M:%S}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+    pushes = [(f"{i + 1:040x}", local(t, offsets[i]), (base + timedelta(seconds=t)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+              for i, t in enumerate(times)]
+    text = project(None)
+    for sha, when, _ in data.draw(st.permutations(pushes)):
+        try:
+            text = plan_bump(text, "projects/shop.yaml", "api", sha, when).text
+        except BumpError as exc:
+            assert exc.code == EXIT_REFUSED
+    newest = max(pushes, key=lambda p: p[2])
+    assert state(text) == (newest[0], newest[2])

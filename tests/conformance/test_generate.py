@@ -542,3 +542,19 @@ def test_the_internal_budget_fails_readably_before_argocd_kills_the_run(tmp_path
     assert_failed_cleanly(result, r"took longer than 2 s \(CMP_TIMEOUT_SECONDS\)")
     assert result.returncode == 1
     assert harness.wait_group_gone(result.pgid)
+
+
+@pytest.mark.parametrize("mode", ["external-secrets", "vault-secrets-operator"])
+def test_operator_modes_never_contact_vault(tmp_path, our_apps, mode):
+    """secrets=resolve (the default) in an operator mode: nothing to resolve, so no Vault at all,
+    even when the configured Vault cannot be reached."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    cmp = harness.Harness(tmp_path, sidecar_env={"CMP_SECRETS_MODE": mode, "VAULT_ADDR": dead,
+                                                 "AVP_AUTH_TYPE": "token", "VAULT_TOKEN": "unused"})
+    result = cmp.run(our_apps["golf"])
+    assert_rendered(result, "golf")
+    kinds = {o["kind"] for o in result.objects}
+    assert ("ExternalSecret" if mode == "external-secrets" else "VaultStaticSecret") in kinds
+    assert b"<path:" not in result.stdout

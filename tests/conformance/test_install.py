@@ -161,6 +161,20 @@ def test_helm_is_pinned_by_version_and_checksum():
     assert ("SHELL", '["/bin/bash", "-o", "pipefail", "-c"]') in s["helm"]
 
 
+def test_the_build_backend_is_pinned():
+    """The image builds the package with the setuptools pinned in docker/constraints.txt, not with
+    whatever pip's isolated build environment would fetch, and keeps neither setuptools nor pip."""
+    backend = re.search(r'^requires\s*=\s*\["(setuptools)[^"]*"\]', (REPO / "pyproject.toml").read_text(), re.M)
+    assert backend, "pyproject.toml's build backend is setuptools"
+    pins = [line for line in (REPO / "docker" / "constraints.txt").read_text().splitlines()
+            if line.startswith("setuptools==")]
+    assert len(pins) == 1 and re.fullmatch(r"setuptools==\d+\.\d+\.\d+", pins[0])
+    run = " ".join(r for w, r in dockerfile_instructions() if w == "RUN")
+    assert "pip install --no-cache-dir --constraint docker/constraints.txt setuptools " in run
+    assert "--no-build-isolation --constraint docker/constraints.txt ." in run
+    assert "pip uninstall --yes setuptools pip" in run
+
+
 def test_constraints_pin_every_runtime_dependency():
     pyproject = (REPO / "pyproject.toml").read_text()
     block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", pyproject, re.S | re.M).group(1)
@@ -176,13 +190,12 @@ def test_constraints_pin_every_runtime_dependency():
 
 # --------------------------------------------------------------------------- manifests/
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> list[dict]:
-    """`kubectl kustomize manifests/` (with the seed-compat and generic components), Argo CD replaced by a stand-in."""
+def kustomize(work: Path, edit=lambda text: text) -> list[dict]:
+    """`kubectl kustomize manifests/` (with the seed-compat and generic components), Argo CD replaced
+    by a stand-in; edit changes kustomization.yaml's text first."""
     kubectl = shutil.which("kubectl")
     if not kubectl:
         pytest.skip("kubectl is not installed (it builds kustomizations offline)")
-    work = tmp_path_factory.mktemp("kustomize") / "manifests"
     shutil.copytree(MANIFESTS, work)
     shutil.copy(STAND_IN, work / "argocd-repo-server.yaml")
     text = (work / "kustomization.yaml").read_text()
@@ -190,10 +203,15 @@ def built(tmp_path_factory) -> list[dict]:
     text = ARGOCD_INSTALL.sub("  - argocd-repo-server.yaml", text)
     text = text.replace("# components:\n#   - seed-compat\n#   - generic", "components:\n  - seed-compat\n  - generic")
     assert "- seed-compat" in text and "  - generic" in text
-    (work / "kustomization.yaml").write_text(text)
+    (work / "kustomization.yaml").write_text(edit(text))
     result = subprocess.run([kubectl, "kustomize", str(work)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> list[dict]:
+    return kustomize(tmp_path_factory.mktemp("kustomize") / "manifests")
 
 
 def by_kind(docs: list[dict], kind: str, name: str | None = None) -> list[dict]:
@@ -214,8 +232,8 @@ def test_the_kustomization_builds_and_every_object_validates(built):
 def test_each_manifest_file_validates_on_its_own():
     require_schemas()
     for path in sorted(MANIFESTS.glob("*.yaml")):
-        if path.name in ("kustomization.yaml", "repo-server-sidecar.yaml"):
-            continue
+        if path.name in ("kustomization.yaml", "repo-server-sidecar.yaml", "settings.yaml"):
+            continue  # a kustomization, a patch, the renderer's settings file (tested below)
         for doc in load_yaml_docs(path):
             if doc["kind"] != "AppProject":
                 assert not validation_errors(doc), (path.name, validation_errors(doc))
@@ -301,6 +319,7 @@ def test_the_generic_sidecar(built):
 
 
 def test_the_sidecar_env_configures_the_renderer_and_vault(built):
+def test_the_sidecar_env_configures_the_renderer_and_vault(built, tmp_path):
     from cmp_plugin.cmp import project_env
     from cmp_plugin.secrets.config import load_vault_config
     from cmp_plugin.settings import load_settings
@@ -313,6 +332,9 @@ def test_the_sidecar_env_configures_the_renderer_and_vault(built):
             env.update(cm["data"])
     assert env, "no settings ConfigMap"
     env.update({e["name"]: e["value"] for e in containers["cmp-plugin"]["env"]})
+    # the settings file, where the sidecar's mount puts it (test_each_sidecar_reads_the_settings_file...)
+    (tmp_path / "settings.yaml").write_text((MANIFESTS / "settings.yaml").read_text())
+    env["CMP_SETTINGS_FILE"] = str(tmp_path / "settings.yaml")
     load_settings(env)
     config = load_vault_config(project_env(env, "shop"))
     assert (config.auth, config.k8s_role, config.k8s_mount) == ("k8s", "cmp-shop", "auth/kubernetes")
@@ -344,6 +366,102 @@ def test_reserved_project_files_get_no_application(tmp_path):
         appset = next(d for d in load_yaml_docs(MANIFESTS / path) if d["kind"] == "ApplicationSet")
         names = [a["metadata"]["name"] for a in harness.generate_applications(appset, repo)]
         assert not any(n.endswith(("default", "argocd", "kube-system")) for n in names), names
+
+
+# --------------------------------------------------------------------------- settings file, PSA, server-side apply
+
+SETTINGS_FILE = "/etc/cmp-plugin/settings.yaml"
+
+
+@pytest.mark.parametrize("name", ["cmp-plugin", "cmp-plugin-seed-compat"])
+def test_each_sidecar_reads_the_settings_file_from_its_configmap(built, name, tmp_path):
+    """CMP_SETTINGS_FILE points into a mount of the generated ConfigMap holding settings.yaml, and
+    the renderer accepts that file, and the per-project override its comment shows."""
+    from cmp_plugin.settings import load_settings
+
+    containers, deployment = sidecars(built)
+    c = containers[name]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["CMP_SETTINGS_FILE"] == SETTINGS_FILE
+    mount = next(m for m in c["volumeMounts"] if m["mountPath"] == SETTINGS_FILE.rpartition("/")[0])
+    assert mount.get("readOnly") is True
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+    cm = by_kind(built, "ConfigMap", volume["configMap"]["name"])[0]
+    assert cm["metadata"]["name"].startswith("cmp-plugin-settings-file-"), "a content hash rolls the repo-server"
+    text = cm["data"]["settings.yaml"]
+    assert text == (MANIFESTS / "settings.yaml").read_text()
+    (tmp_path / "settings.yaml").write_text(text)
+    load_settings({}, file=str(tmp_path / "settings.yaml"))
+    # the commented example, uncommented
+    example = re.search(r"^# project_overrides:\n((?:#   .*\n)+)", text, re.M)
+    assert example, "settings.yaml shows a project_overrides example"
+    body = "project_overrides:\n" + "".join(line[2:] + "\n" for line in example.group(1).splitlines())
+    (tmp_path / "example.yaml").write_text(body)
+    settings = load_settings({}, file=str(tmp_path / "example.yaml"))
+    assert settings.quota_for("shop") != settings.quota_for("other")
+
+
+def test_project_namespaces_get_pod_security_labels(built):
+    """Every project's Application creates its namespace with PSA enforce=baseline (root Kaniko
+    builds pass) and warn/audit=restricted, through managedNamespaceMetadata."""
+    appset = by_kind(built, "ApplicationSet", "cmp-plugin-projects")[0]
+    for app in harness.generate_applications(appset):
+        policy = app["spec"]["syncPolicy"]
+        assert "CreateNamespace=true" in policy["syncOptions"], "managedNamespaceMetadata needs CreateNamespace"
+        assert policy["managedNamespaceMetadata"] == {"labels": {
+            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/audit": "restricted"}}
+    other = by_kind(built, "ApplicationSet", "cmp-plugin-appprojects")[0]
+    assert "managedNamespaceMetadata" not in other["spec"]["template"]["spec"].get("syncPolicy", {}), \
+        "the AppProject Applications deploy into argocd, whose labels are not ours"
+
+
+def test_the_documented_patch_changes_the_pod_security_level(tmp_path):
+    """The commented patch in kustomization.yaml, uncommented, is how a platform changes the level."""
+    def uncomment(text):
+        block = re.search(r"^  # - target:\n(?:  #   .*\n)+", text, re.M)
+        assert block, "kustomization.yaml shows the Pod Security patch"
+        return text.replace(block.group(0), "".join(l.replace("  # ", "  ", 1) + "\n" for l in block.group(0).splitlines()))
+
+    docs = kustomize(tmp_path / "manifests", uncomment)
+    appset = by_kind(docs, "ApplicationSet", "cmp-plugin-projects")[0]
+    labels = appset["spec"]["template"]["spec"]["syncPolicy"]["managedNamespaceMetadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
+
+
+SERVER_SIDE = "kubectl apply --server-side --force-conflicts -k manifests/"
+
+
+def test_install_instructions_apply_server_side():
+    """Argo CD's ApplicationSet CRD (343,248 bytes as JSON in v3.5.1) does not fit the 262,144-byte
+    annotation of client-side apply: every instruction to apply manifests/ is the server-side form."""
+    assert SERVER_SIDE in (MANIFESTS / "kustomization.yaml").read_text()
+    assert SERVER_SIDE in (REPO / "docs" / "argocd.md").read_text()
+    texts = [REPO / "README.md", *(REPO / "docs").glob("*.md"), *MANIFESTS.rglob("*.yaml")]
+    for path in texts:
+        for line in path.read_text().splitlines():
+            if re.search(r"kubectl apply\b[^`]*-k +manifests", line):  # an instruction, not a mention
+                assert "--server-side" in line and "--force-conflicts" in line, f"{path.name}: {line.strip()}"
+    kubectl = shutil.which("kubectl")
+    if kubectl:  # the flags exist in the kubectl at hand
+        help_text = subprocess.run([kubectl, "apply", "--help"], capture_output=True, text=True).stdout
+        assert "--server-side=" in help_text and "--force-conflicts=" in help_text
+
+
+def test_the_platform_application_syncs_manifests_server_side():
+    docs = load_yaml_docs(MANIFESTS / "platform-application.yaml")
+    assert [d["kind"] for d in docs] == ["Application"]
+    app = docs[0]
+    assert app["spec"]["source"]["path"] == "manifests"
+    assert "ServerSideApply=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    assert app["spec"]["syncPolicy"]["automated"].get("prune") is not True
+    # not part of the kustomization (it would manage itself), and no project's Application can share its name
+    assert "platform-application.yaml" not in yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())["resources"]
+    appset = next(d for d in load_yaml_docs(MANIFESTS / "applicationset.yaml") if d["kind"] == "ApplicationSet")
+    excluded = [f["path"] for f in appset["spec"]["generators"][0]["git"]["files"] if f.get("exclude")]
+    assert any(fnmatch.fnmatch(f"projects/{app['metadata']['name']}.yaml", p) for p in excluded)
 
 
 # --------------------------------------------------------------------------- AppProjects
@@ -432,6 +550,14 @@ def test_vault_policy_and_role_scripts_against_openbao(tmp_path, openbao):
     assert config["kubernetes_host"] == "https://kubernetes.example.com:6443"
     run("sh", str(MANIFESTS / "vault" / "setup-project.sh"), "shop")
     assert run("sh", str(MANIFESTS / "vault" / "setup-project.sh"), "Bad;name", check=False).returncode == 2
+    missing = run(bao, "read", "-format=json", "auth/kubernetes/role/cmp-shop-secrets", check=False)
+    assert missing.returncode != 0, "the operator role is made only with OPERATOR=1"
+    run("sh", str(MANIFESTS / "vault" / "setup-project.sh"), "shop", OPERATOR="1")
+    operator = yaml.safe_load(run(bao, "read", "-format=json", "auth/kubernetes/role/cmp-shop-secrets").stdout)["data"]
+    # what the operator objects of CMP_SECRETS_MODE name: ServiceAccount shop-secrets in namespace shop
+    assert operator["bound_service_account_names"] == ["shop-secrets"]
+    assert operator["bound_service_account_namespaces"] == ["shop"]
+    assert operator["token_policies"] == ["cmp-shop"] and operator["audience"] == "vault"
     role = run(bao, "read", "-format=json", "auth/kubernetes/role/cmp-shop").stdout
     role = yaml.safe_load(role)["data"]
     assert role["bound_service_account_names"] == ["argocd-repo-server"]

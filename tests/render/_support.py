@@ -40,7 +40,10 @@ SETTINGS_VARIANTS: dict[str, dict[str, str]] = {
     "everything": {"CMP_TRAEFIK_API_VERSION": "traefik.containo.us/v1alpha1", "CMP_PUSH_LATEST": "1",
                    "CMP_REGISTRY_HOST_ALIASES": "10.0.0.5=registry.internal", "CMP_INGRESS_CERT_RESOLVER": "le",
                    "CMP_EVENTBUS_REPLICAS": "5", "CMP_VAULT_PREFIX": "secret/data/teams/{project}",
-                   "CMP_WEBHOOK_HOST": "hooks.ci.example.org", "CMP_GITOPS_REPO": "acme/gitops"},
+                   "CMP_WEBHOOK_HOST": "hooks.ci.example.org", "CMP_GITOPS_REPO": "acme/gitops",
+                   "CMP_RESTRICT_EGRESS": "true", "CMP_INGRESS_NAMESPACE": "kube-system",
+                   "CMP_QUOTA": "requests.cpu=1500m,pods=10", "CMP_LIMIT_RANGE": "defaultRequest.cpu=0.1"},
+    "no-isolation": {"CMP_NETWORK_POLICIES": "false", "CMP_QUOTA": "", "CMP_LIMIT_RANGE": ""},
 }
 
 
@@ -124,13 +127,14 @@ FULL_PROJECT = project_text(
 
 # --------------------------------------------------------------------------- schema validation
 
-UPSTREAM_GROUPS = ("argoproj.io", "traefik.io", "traefik.containo.us")
+UPSTREAM_GROUPS = ("argoproj.io", "traefik.io", "traefik.containo.us", "external-secrets.io", "secrets.hashicorp.com")
 CORE_KINDS = {
     ("v1", "Secret"), ("v1", "Service"), ("v1", "ServiceAccount"),
     ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
     ("v1", "ConfigMap"), ("v1", "PersistentVolumeClaim"), ("batch/v1", "Job"), ("batch/v1", "CronJob"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "ResourceQuota"), ("v1", "LimitRange"),
 }
 ROOT_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"]
 
@@ -295,6 +299,31 @@ def pod_template(doc: dict) -> dict:
     return spec["template"]
 
 
+def operator_secret(doc: dict) -> dict | None:
+    """The Secret an External Secrets ExternalSecret or a Vault Secrets Operator VaultStaticSecret
+    makes its operator write, as the operators' documentation describes it (keys only)."""
+    spec = doc.get("spec") or {}
+    if doc.get("kind") == "ExternalSecret":
+        target = spec.get("target") or {}
+        template = target.get("template") or {}
+        keys = set(template.get("data") or {})
+        if not keys or template.get("mergePolicy") == "Merge":
+            keys |= {d["secretKey"] for d in spec.get("data") or []}
+        return {"kind": "Secret", "metadata": {"name": target.get("name") or doc["metadata"]["name"]},
+                "type": template.get("type", "Opaque"), "stringData": dict.fromkeys(keys, "")}
+    if doc.get("kind") == "VaultStaticSecret":
+        destination = spec.get("destination") or {}
+        transformation = destination.get("transformation") or {}
+        keys = set(transformation.get("templates") or {})
+        for pattern in transformation.get("includes") or []:
+            match = re.fullmatch(r"\^((?:\\.|[A-Za-z0-9_])+)\$", pattern)  # only exact names are readable
+            assert match, f"VaultStaticSecret include {pattern!r} is not an exact key"
+            keys.add(re.sub(r"\\(.)", r"\1", match.group(1)))
+        return {"kind": "Secret", "metadata": {"name": destination.get("name")}, "type": destination.get("type", "Opaque"),
+                "stringData": dict.fromkeys(keys, "")}
+    return None
+
+
 def integrity_problems(docs: list[dict], project: dict | None = None) -> list[str]:
     """Referential integrity of one project's output, from what each controller will look up.
 
@@ -315,6 +344,11 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
             out.append(f"{key[0]} {key[1]!r} defined twice")
         index[key] = doc
         namespaces.add(meta.get("namespace"))
+        produced = operator_secret(doc)
+        if produced is not None:
+            if ("Secret", produced["metadata"]["name"]) in index:
+                out.append(f"Secret {produced['metadata']['name']!r} is both rendered and written by {doc['kind']}")
+            index[("Secret", produced["metadata"]["name"])] = produced
     if len(namespaces) > 1:
         out.append(f"objects in several namespaces: {sorted(map(str, namespaces))}")
     if out:
@@ -499,7 +533,12 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
                 out.append(f"{label}: PersistentVolumeClaim {claim!r} is also mounted by {claimed_by[claim]}")
             claimed_by.setdefault(claim, label)
             pvc = index.get(("PersistentVolumeClaim", claim))
-            if pvc is None or pvc["spec"].get("accessModes") != ["ReadWriteOnce"] or w["kind"] != "Deployment":
+            if pvc is None or pvc["spec"].get("accessModes") != ["ReadWriteOnce"]:
+                continue
+            if w["kind"] == "CronJob" and w["spec"].get("concurrencyPolicy") != "Forbid":
+                out.append(f"{label}: mounts ReadWriteOnce claim {claim!r} but its runs may overlap "
+                           f"(concurrencyPolicy {w['spec'].get('concurrencyPolicy', 'Allow')!r})")
+            if w["kind"] != "Deployment":
                 continue
             if w["metadata"]["name"] in targets or w["spec"].get("replicas", 1) > 1:
                 out.append(f"{label}: mounts ReadWriteOnce claim {claim!r} but may run more than one pod")
@@ -541,6 +580,25 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
             port = int(gh["webhook"]["port"])
             if port not in {p.get("targetPort", p["port"]) for p in spec["service"]["ports"]}:
                 out.append(f"{where}: webhook port {port} is not exposed by its Service")
+        # Argo Events serves every entry of one port from one HTTP server: one route per endpoint
+        endpoints = [(gh["webhook"]["port"], gh["webhook"]["endpoint"]) for gh in (spec.get("github") or {}).values()]
+        for dup in {e for e in endpoints if endpoints.count(e) > 1}:
+            out.append(f"{where}: endpoint {dup[1]!r} on port {dup[0]} is served by more than one entry")
+
+    # a webhook route's path must be an endpoint of the EventSource behind the Service it routes to
+    for route in of("IngressRoute"):
+        for r in route["spec"]["routes"]:
+            path = re.search(r"Path\(`([^`]*)`\)", r["match"])
+            for s in r["services"]:
+                target = services.get(s["name"], {}).get("doc")
+                if target is None or target["kind"] != "EventSource":
+                    continue
+                served = {(gh["webhook"]["endpoint"], int(gh["webhook"]["port"]))
+                          for gh in (target["spec"].get("github") or {}).values()}
+                ports = {p["port"]: p.get("targetPort", p["port"]) for p in target["spec"]["service"]["ports"]}
+                if path is None or (path.group(1), ports.get(s["port"])) not in served:
+                    out.append(f"IngressRoute {route['metadata']['name']!r}: {r['match']!r} reaches no webhook "
+                               f"endpoint of EventSource {target['metadata']['name']!r}")
 
     for sensor in of("Sensor"):
         where = f"Sensor {sensor['metadata']['name']!r}"
@@ -558,6 +616,15 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
                 if dep["eventName"] not in events:
                     out.append(f"{where}: event {dep['eventName']!r} is not defined by EventSource {dep['eventSourceName']!r}")
         for trigger in spec["triggers"]:
+            # a trigger without conditions fires only once every dependency of the Sensor has an event
+            conditions = trigger["template"].get("conditions")
+            names = set(re.findall(r"[A-Za-z0-9_-]+", conditions or ""))
+            if conditions is None and len(dep_names) > 1:
+                out.append(f"{where}: trigger {trigger['template']['name']!r} has no conditions, so it waits "
+                           f"for all of {sorted(dep_names)}")
+            if names - dep_names:
+                out.append(f"{where}: trigger {trigger['template']['name']!r} conditions name unknown "
+                           f"dependencies {sorted(names - dep_names)}")
             k8s = trigger["template"].get("k8s")
             if not k8s:
                 continue
@@ -573,8 +640,9 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
                     if sorted(declared) != sorted(passed):
                         out.append(f"{where}: passes parameters {passed}, template declares {declared}")
             for param in k8s.get("parameters") or []:
-                if param["src"]["dependencyName"] not in dep_names:
-                    out.append(f"{where}: parameter from unknown dependency {param['src']['dependencyName']!r}")
+                if param["src"]["dependencyName"] not in (names if conditions is not None else dep_names):
+                    out.append(f"{where}: parameter from dependency {param['src']['dependencyName']!r}, "
+                               f"which is not among the trigger's")
                 m = re.fullmatch(r"spec\.arguments\.parameters\.(\d+)\.value", param["dest"])
                 if not m or int(m.group(1)) >= len(resource["spec"]["arguments"]["parameters"]):
                     out.append(f"{where}: parameter dest {param['dest']!r} points at no Workflow argument")
@@ -627,8 +695,12 @@ def integrity_problems(docs: list[dict], project: dict | None = None) -> list[st
     for w in workloads:
         if w["kind"] == "StatefulSet":
             continue  # databases run the engines' official images
+        # a database's backup (CronJob <p>-<db>-backup) runs exactly its database's image
+        name = w["metadata"]["name"]
+        database = index.get(("StatefulSet", name[:-len("-backup")] + "-db")) if name.endswith("-backup") else None
+        database_images = {c["image"] for c in pod_template(database)["spec"]["containers"]} if database else set()
         for c in pod_template(w)["spec"]["containers"]:
-            if c["image"] in prebuilt:
+            if c["image"] in prebuilt or (w["kind"] == "CronJob" and c["image"] in database_images):
                 continue
             repo_, _, tag = c["image"].rpartition(":")
             tag_ok = tag in hashes if project is not None else re.fullmatch(r"[0-9a-f]{40}", tag)
@@ -649,6 +721,103 @@ def _may(index, service_account: str, group: str, resource: str, verb: str) -> b
             if group in rule.get("apiGroups", []) and resource in rule.get("resources", []) and verb in rule.get("verbs", []):
                 return True
     return False
+
+
+# --------------------------------------------------------------------------- pod security
+
+# The official database images' non-root user and group, from their Dockerfiles (docs/applications.md):
+# docker-library/postgres (Debian 999:999, Alpine 70:70), docker-library/mysql (999:999),
+# redis/docker-library-redis (Debian 999:999, Alpine 999 with group 1000), docker-library/mongo (999:999).
+DB_IDS = {"postgres": (999, 999), "mysql": (999, 999), "redis": (999, 999), "mongodb": (999, 999)}
+DB_IDS_ALPINE = {"postgres": (70, 70), "redis": (999, 1000)}
+WRITABLE_TMP = {"name": "tmp", "mountPath": "/tmp"}
+
+
+def _pod_expectations(project: str, data: dict) -> dict:
+    """(kind, name) -> what the pod promises: ids, root, readOnlyRootFilesystem; from the project file."""
+    out = {}
+    for app in data.get("applications") or []:
+        a = app["name"]
+        read_only = app.get("readOnlyRootFilesystem") is True
+
+        def ids(own):
+            user = own.get("runAsUser", app.get("runAsUser"))
+            return {"runAsUser": user, "runAsGroup": own.get("runAsGroup", app.get("runAsGroup")),
+                    "fsGroup": own.get("fsGroup", app.get("fsGroup")),
+                    "root": app.get("runAsRoot") is True and user is None, "read_only": read_only}
+
+        out[("Deployment", f"{a}-app")] = ids({})
+        for p in app.get("processes") or []:
+            out[("Deployment", f"{a}-{p['name']}")] = ids(p)
+        for j in app.get("jobs") or []:
+            out[("Job" if j.get("before") == "deploy" else "CronJob", f"{a}-{j['name']}")] = ids({})
+    for db in data.get("databases") or []:
+        uid, gid = (DB_IDS_ALPINE if "alpine" in db["version"] else {}).get(db["type"]) or DB_IDS[db["type"]]
+        out[("StatefulSet", f"{project}-{db['name']}-db")] = {"runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
+                                                              "root": False, "read_only": False}
+        if db.get("backup"):  # the dump runs as the database's own user
+            out[("CronJob", f"{project}-{db['name']}-backup")] = out[("StatefulSet", f"{project}-{db['name']}-db")]
+    return out
+
+
+def security_problems(docs: list[dict], project: str | None = None, data: dict | None = None) -> list[str]:
+    """Every pod of the output is hardened (docs/applications.md "Security"): no service account token,
+    seccomp RuntimeDefault, no privilege escalation, every capability dropped, not root unless the
+    project says runAsRoot. With the project file: the exact user, group, fsGroup and read-only root."""
+    out: list[str] = []
+    expected = _pod_expectations(project, data) if data is not None else None
+    for w in (d for d in docs if d["kind"] in POD_OWNERS):
+        where = f"{w['kind']} {w['metadata']['name']!r}"
+        pod = pod_template(w)["spec"]
+        sc = pod.get("securityContext") or {}
+        if pod.get("automountServiceAccountToken") is not False:
+            out.append(f"{where}: mounts a service account token")
+        if pod.get("serviceAccountName") or pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+            out.append(f"{where}: a service account or host namespace")
+        if sc.get("seccompProfile") != {"type": "RuntimeDefault"}:
+            out.append(f"{where}: seccompProfile {sc.get('seccompProfile')}")
+        if not isinstance(sc.get("runAsNonRoot"), bool):
+            out.append(f"{where}: runAsNonRoot is not set")
+        if sc.get("runAsUser") == 0 or (sc.get("runAsNonRoot") is False and "runAsUser" in sc):
+            out.append(f"{where}: runAsUser {sc.get('runAsUser')} with runAsNonRoot {sc.get('runAsNonRoot')}")
+        if w["kind"] == "StatefulSet" and sc.get("runAsNonRoot") is not True:
+            out.append(f"{where}: a database may run as root")
+        if ("fsGroup" in sc) != (sc.get("fsGroupChangePolicy") == "OnRootMismatch"):
+            out.append(f"{where}: fsGroup {sc.get('fsGroup')} with fsGroupChangePolicy {sc.get('fsGroupChangePolicy')}")
+        tmp_volume = [v for v in pod.get("volumes") or [] if v["name"] == "tmp"]
+        containers = pod["containers"] + (pod.get("initContainers") or [])
+        read_only = set()
+        for c in containers:
+            cw = f"{where} container {c['name']!r}"
+            csc = c.get("securityContext") or {}
+            if csc.get("allowPrivilegeEscalation") is not False:
+                out.append(f"{cw}: allowPrivilegeEscalation {csc.get('allowPrivilegeEscalation')}")
+            if csc.get("capabilities") != {"drop": ["ALL"]}:
+                out.append(f"{cw}: capabilities {csc.get('capabilities')}")
+            if set(csc) - {"allowPrivilegeEscalation", "capabilities", "readOnlyRootFilesystem"}:
+                out.append(f"{cw}: overrides the pod's securityContext with {sorted(csc)}")
+            if csc.get("readOnlyRootFilesystem") is True:
+                read_only.add(c["name"])
+                if WRITABLE_TMP not in (c.get("volumeMounts") or []) or tmp_volume != [{"name": "tmp", "emptyDir": {}}]:
+                    out.append(f"{cw}: a read-only root filesystem without an emptyDir at /tmp")
+            elif "readOnlyRootFilesystem" in csc:
+                out.append(f"{cw}: readOnlyRootFilesystem {csc['readOnlyRootFilesystem']} (rendered only when true)")
+        if read_only and read_only != {c["name"] for c in containers}:
+            out.append(f"{where}: only some containers have a read-only root filesystem")
+        if expected is None:
+            continue
+        want = expected.get((w["kind"], w["metadata"]["name"]))
+        if want is None:
+            out.append(f"{where}: no application, process, job or database of the project file runs this pod")
+            continue
+        got = {k: sc.get(k) for k in ("runAsUser", "runAsGroup", "fsGroup")}
+        if got != {k: want[k] for k in got}:
+            out.append(f"{where}: ids {got}, expected {({k: want[k] for k in got})}")
+        if sc.get("runAsNonRoot") is not (not want["root"]):
+            out.append(f"{where}: runAsNonRoot {sc.get('runAsNonRoot')}, runAsRoot {want['root']}")
+        if bool(read_only) != want["read_only"] or bool(tmp_volume) != want["read_only"]:
+            out.append(f"{where}: read-only root {sorted(read_only)}, /tmp {tmp_volume}, expected {want['read_only']}")
+    return out
 
 
 def cmp_render_argv() -> list[str]:

@@ -185,7 +185,7 @@ def _by_name(data) -> dict:
 
 
 def _settings(env) -> dict:
-    return {"cpu": env.get("CMP_DEFAULT_CPU_REQUEST", ""), "memory": env.get("CMP_DEFAULT_MEMORY_REQUEST", ""),
+    return {"cpu": env.get("CMP_DEFAULT_CPU_REQUEST", "100m"), "memory": env.get("CMP_DEFAULT_MEMORY_REQUEST", "256Mi"),
             "storage_class": env.get("CMP_STORAGE_CLASS", "")}
 
 
@@ -242,6 +242,15 @@ def expected_probes(health: dict | None, port: int | None) -> dict:
             "livenessProbe": {**check_, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5}}
 
 
+def tmp_mount(app: dict) -> list[dict]:
+    """readOnlyRootFilesystem: every container of the app gets a writable emptyDir at /tmp."""
+    return [{"name": "tmp", "mountPath": "/tmp"}] if app.get("readOnlyRootFilesystem") else []
+
+
+def tmp_volume(app: dict) -> list[dict]:
+    return [{"name": "tmp", "emptyDir": {}}] if app.get("readOnlyRootFilesystem") else []
+
+
 def image_of(project: str, app: dict) -> str | None:
     if app.get("image"):
         return app["image"]
@@ -267,15 +276,15 @@ def oracle_problems(docs: list[dict], project: str, data: dict, env: dict) -> li
     under_registry = any(a.get("image", "").startswith(REGISTRY + "/") for a in apps)
     expect((find(docs, "Secret", "registry-secret") is not None) == bool(git_apps or under_registry),
            "registry-secret rendered iff a git app or an image in the platform's registry")
-    for kind, name in (("Secret", f"{project}-github-access-secret"), ("EventBus", f"{project}-ci-eventbus"),
+    for kind, name in (("Secret", f"{project}-github-access-secret"), ("EventBus", f"{project}-ci-bus"),
+                       ("EventSource", f"{project}-ci-github"), ("Sensor", f"{project}-ci-github-sensor"),
                        ("ServiceAccount", f"{project}-ci-workflow-sa"), ("Role", f"{project}-ci-workflow-role")):
         expect((find(docs, kind, name) is not None) == bool(git_apps), f"{kind} {name} iff the project has a git app")
 
     for app in apps:
         a = app["name"]
         image = image_of(project, app)
-        ci = [("EventSource", f"{project}-{a}-github-eventsource"), ("Sensor", f"{project}-{a}-github-workflow-sensor"),
-              ("WorkflowTemplate", f"{project}-{a}-build-workflow-template"), ("IngressRoute", f"{project}-{a}-webhook-route")]
+        ci = [("WorkflowTemplate", f"{project}-{a}-build-workflow-template"), ("IngressRoute", f"{project}-{a}-webhook-route")]
         for kind, name in ci:
             expect((find(docs, kind, name) is not None) == ("git" in app), f"{kind} {name} iff {a} is built from git")
         app_secret = find(docs, "Secret", f"{project}-{a}-secret")
@@ -357,10 +366,10 @@ def oracle_problems(docs: list[dict], project: str, data: dict, env: dict) -> li
             expect(strategy["type"] == wanted, f"{where}: strategy {strategy}")
             if wanted == "RollingUpdate":
                 expect(strategy.get("rollingUpdate") == {"maxSurge": 1, "maxUnavailable": 0}, f"{where}: {strategy}")
-            expect(c.get("volumeMounts", []) == [{"name": v["name"], "mountPath": v["path"]} for v in volumes],
-                   f"{where}: volumeMounts {c.get('volumeMounts')}")
+            expect(c.get("volumeMounts", []) == [{"name": v["name"], "mountPath": v["path"]} for v in volumes]
+                   + tmp_mount(app), f"{where}: volumeMounts {c.get('volumeMounts')}")
             expect(pod.get("volumes", []) == [{"name": v["name"], "persistentVolumeClaim": {"claimName": f"{a}-{v['name']}"}}
-                                              for v in volumes], f"{where}: volumes {pod.get('volumes')}")
+                                              for v in volumes] + tmp_volume(app), f"{where}: volumes {pod.get('volumes')}")
         for v in app.get("volumes") or []:
             pvc = find(docs, "PersistentVolumeClaim", f"{a}-{v['name']}")
             if image is None:
@@ -415,7 +424,9 @@ def oracle_problems(docs: list[dict], project: str, data: dict, env: dict) -> li
             expect(c.get("resources", {}) == expected_resources(job.get("resources"), app.get("resources"), settings),
                    f"{where}: resources {c.get('resources')}")
             expect(pod.get("imagePullSecrets") == ([{"name": pull}] if pull else None), f"{where}: imagePullSecrets")
-            expect("volumeMounts" not in c and "ports" not in c, f"{where}: volumes or ports in a job")
+            expect(c.get("volumeMounts", []) == tmp_mount(app) and pod.get("volumes", []) == tmp_volume(app),
+                   f"{where}: volumes in a job beyond /tmp")
+            expect("ports" not in c, f"{where}: ports in a job")
 
     used = {name for app in apps for name, _ in uses_of(app)}
     for db in data.get("databases") or []:
@@ -692,7 +703,7 @@ def test_jobs_are_hooks_and_crons(tmp_path_factory):
     assert "annotations" not in get(docs, "Deployment", "other-app")["metadata"]  # no hooks: wave 0
     seed = container(get(docs, "Job", "api-seed"))
     assert [(e["name"], e["value"]) for e in seed["env"]] == [("X", "job")]
-    assert seed["resources"] == {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}}
+    assert seed["resources"] == {"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
     assert seed["envFrom"] == [{"secretRef": {"name": "jobs-api-secret"}}]
     report = get(docs, "CronJob", "api-report")
     assert report["spec"]["concurrencyPolicy"] == "Forbid"
@@ -750,7 +761,8 @@ def test_prebuilt_image_from_the_platform_registry_uses_its_pull_secret(tmp_path
     assert get(docs, "Secret", "registry-secret")["type"] == "kubernetes.io/dockerconfigjson"
     assert find(docs, "Secret", "reg-github-access-secret") is None
     only = rendered(_case("image-only"), tmp_path_factory)
-    assert {d["kind"] for d in only} == {"Secret", "Deployment", "Service", "IngressRoute", "PodDisruptionBudget"}
+    assert {d["kind"] for d in only} == {"Secret", "Deployment", "Service", "IngressRoute", "PodDisruptionBudget",
+                                         "NetworkPolicy", "ResourceQuota", "LimitRange"}
     assert [d["metadata"]["name"] for d in only if d["kind"] == "Secret"] == ["pub-docs-secret"]
 
 
@@ -877,8 +889,11 @@ def test_load_project_and_render_documents_agree_with_render_file(tmp_path):
 # --------------------------------------------------------------------------- rules that once were gaps
 
 def test_image_app_is_not_held_to_ci_name_limits(tmp_path):
-    project = "abcdefghijklmnopqrstuvwxy"  # + "-web-github-eventsource-eventsource-svc" is 64 characters
-    text = yaml.safe_dump({"applications": [{"name": "web", "image": "nginx:1.27", "port": 80}]})
+    # built from git, eventbus-<project>-ci-bus-js (53) and <project>-<app>-build-workflow- (63) are too long
+    project = "a" * 34
+    text = yaml.safe_dump({"applications": [{"name": "web-frontend", "image": "nginx:1.27", "port": 80}]})
+    git = text.replace("image: nginx:1.27", "git: {owner: o, repo: r, branch: main}")
+    assert {p.rule for p in validate_text(git, f"{project}.yaml")} == {"name-length"}
     assert [p.format() for p in validate_text(text, f"{project}.yaml")] == []
     docs = docs_of(render_file(str(write_project(tmp_path, project, text)), settings=settings_for({}), env={}))
     assert not {d["kind"] for d in docs} & {"EventSource", "Sensor", "WorkflowTemplate"}
@@ -897,3 +912,25 @@ def test_rolling_update_with_a_volume_is_refused():
     data = {"applications": [{"name": "cms", "image": "ghost:5.90", "port": 2368, "strategy": "RollingUpdate",
                               "volumes": [{"name": "content", "path": "/content", "size": "5Gi"}]}]}
     assert validate_text(yaml.safe_dump(data), "files.yaml")
+
+
+AUTOSCALE_WITHOUT_CPU = """\
+applications:
+  - name: web
+    image: nginx:1.27
+    port: 80
+    resources: {memory: 256Mi}
+    autoscale: {max: 5}
+    processes:
+      - name: worker
+        autoscale: {max: 3}
+"""
+
+
+def test_autoscale_needs_a_cpu_request_from_the_app_or_the_platform():
+    assert validate_text(AUTOSCALE_WITHOUT_CPU, "p.yaml", settings=settings_for({})) == []  # the default request
+    problems = validate_text(AUTOSCALE_WITHOUT_CPU, "p.yaml", settings=settings_for({"CMP_DEFAULT_CPU_REQUEST": ""}))
+    assert [p.format() for p in problems] == [
+        "p.yaml:6:16: error: applications[0].autoscale: autoscale on CPU needs a CPU request: set resources.cpu",
+        "p.yaml:9:20: error: applications[0].processes[0].autoscale: autoscale on CPU needs a CPU request: set resources.cpu",
+    ]

@@ -186,7 +186,7 @@ _FIELDS = ("owner", "repo", "branch", "hash", "secret", "context", "dockerfile",
 _APP_FIELDS = ("env-key", "env-value", "process-env-value", "job-env-value", "command", "args", "process-command",
                "job-command", "job-args", "exec", "health-http", "volume-name", "volume-path", "volume-size", "image",
                "process", "job", "cron-job", "schedule", "time-zone", "prefix", "db-user", "db-database", "memory",
-               "cpu")
+               "cpu", "backup-schedule", "backup-time-zone", "backup-size")
 
 
 def _model(field, value):
@@ -211,7 +211,9 @@ def _model(field, value):
                       {"name": f("cron-job", "report"), "command": ["r"], "schedule": f("schedule", "@daily"),
                        "timeZone": f("time-zone", "Europe/Berlin")}]}],
             "databases": [{"name": "pg", "type": "postgres", "version": "16", "port": 5432, "size": "1Gi",
-                           "user": f("db-user", "app"), "database": f("db-database", "app")}]}
+                           "user": f("db-user", "app"), "database": f("db-database", "app"),
+                           "backup": {"schedule": f("backup-schedule", "@daily"), "size": f("backup-size", "2Gi"),
+                                      "timeZone": f("backup-time-zone", "UTC")}}]}
         settings = settings_for({})
         return render_documents(model.build(data, "p", "p.yaml", settings), settings)
     data = {"applications": [{"name": f("app", "web"), "port": 80, "domains": ["a.example"], "secrets": [f("secret", "K")],
@@ -220,7 +222,7 @@ def _model(field, value):
                               "build": {"context": f("context", "c"), "dockerfile": f("dockerfile", "d"),
                                         "args": {f("arg-key", "A"): f("arg-value", "x")}}}],
             "databases": [{"name": f("db", "db"), "type": "redis", "version": f("version", "7"), "port": 6379,
-                           "size": f("size", "1Gi")}]}
+                           "size": f("size", "1Gi"), "backup": {"schedule": "@daily"}}]}
     settings = settings_for({})
     return render_documents(model.build(data, f("project", "p"), "p.yaml", settings), settings)
 

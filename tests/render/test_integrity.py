@@ -17,12 +17,18 @@ from cmp_plugin.problems import Failure
 from ._support import (EXAMPLE_FILES, FULL_PROJECT, HASH_A, HASH_B, SETTINGS_VARIANTS, app, db, docs_of,
                        integrity_problems, project_text, settings_for, write_project)
 
-CI = {"ServiceAccount": 1, "Role": 1, "RoleBinding": 1, "EventBus": 1}  # once per project with apps
+# once per project with git apps, however many: one EventBus, EventSource and Sensor
+CI = {"ServiceAccount": 1, "Role": 1, "RoleBinding": 1, "EventBus": 1, "EventSource": 1, "Sensor": 1}
 GH_SECRETS = 2  # <project>-github-access-secret and registry-secret
 
 
 def _per_app(n_apps):  # CI objects of n applications
-    return {"EventSource": n_apps, "Sensor": n_apps, "WorkflowTemplate": n_apps}
+    return {"WorkflowTemplate": n_apps}
+
+
+def _isolation(exposed: int, ci: bool, egress: bool = False):
+    """default-deny and same-namespace, one per workload with a port, webhooks with CI, restrict-egress."""
+    return {"NetworkPolicy": 2 + exposed + ci + egress, "ResourceQuota": 1, "LimitRange": 1}
 
 
 def _expect(*parts: dict) -> dict:
@@ -35,37 +41,39 @@ def _expect(*parts: dict) -> dict:
 # (id, project name, text, settings variant, expected object counts by kind)
 GENERATED = [
     ("ci-only", "ci", project_text(apps=[app("api", hash=None)]), "defaults",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS, "IngressRoute": 1})),
+     _expect(CI, _per_app(1), _isolation(0, True), {"Secret": GH_SECRETS, "IngressRoute": 1})),
     ("empty-hash-string", "ci", project_text(apps=[app("api", hash="", domains=["a.example"], secrets=["K"])]), "defaults",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS, "IngressRoute": 1})),
+     _expect(CI, _per_app(1), _isolation(0, True), {"Secret": GH_SECRETS, "IngressRoute": 1})),
     ("deployed-app", "web", project_text(apps=[app("site", domains=["a.example", "b.example"], secrets=["TOKEN", "DSN"])]),
      "defaults",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS + 1, "IngressRoute": 1 + 2, "Deployment": 1, "Service": 1})),
+     _expect(CI, _per_app(1), _isolation(1, True),
+             {"Secret": GH_SECRETS + 1, "IngressRoute": 1 + 2, "Deployment": 1, "Service": 1})),
     ("deployed-no-domains-no-secrets", "web", project_text(apps=[app("site", port=1)]), "no-tls",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS, "IngressRoute": 1, "Deployment": 1, "Service": 1})),
+     _expect(CI, _per_app(1), _isolation(1, True), {"Secret": GH_SECRETS, "IngressRoute": 1, "Deployment": 1, "Service": 1})),
     *[(f"db-only-{t}", "data", project_text(dbs=[db("store", t)]), "defaults",
-       {"Secret": 1, "Service": 1, "StatefulSet": 1}) for t in ("mysql", "postgres", "redis", "mongodb")],
+       _expect(_isolation(0, False), {"Secret": 1, "Service": 1, "StatefulSet": 1})) for t in ("mysql", "postgres", "redis", "mongodb")],
     ("db-custom-ports", "data",
      project_text(dbs=[db("a", "mysql", port=13306), db("b", "postgres", port=15432), db("c", "redis", port=1),
                        db("d", "mongodb", port=65535)]), "defaults",
-     {"Secret": 4, "Service": 4, "StatefulSet": 4}),
+     _expect(_isolation(0, False), {"Secret": 4, "Service": 4, "StatefulSet": 4})),
     ("many-apps-many-domains", "multi",
      project_text(apps=[app(n, hash=h, domains=[f"{d}.{n}.example" for d in ("www", "m", "api")], secrets=["S"])
                         for n, h in (("one", HASH_A), ("two", HASH_B), ("three", None))],
                   dbs=[db("one-db", "postgres"), db("two-db", "redis")]), "cert-resolver",
-     _expect(CI, _per_app(3), {"Secret": GH_SECRETS + 2 + 2, "IngressRoute": 3 + 6, "Deployment": 2, "Service": 2 + 2,
+     _expect(CI, _per_app(3), _isolation(2, True), {"Secret": GH_SECRETS + 2 + 2, "IngressRoute": 3 + 6, "Deployment": 2, "Service": 2 + 2,
                                "StatefulSet": 2})),
-    # the longest names the limits allow: <project>-<app>-github-eventsource-eventsource-svc is 63
-    ("longest-names", "abcdefghijklmn",
-     project_text(apps=[app("abcdefghijklm", domains=["x" * 63 + ".example"])],
-                  dbs=[db("d" * 34, "mongodb")]), "defaults",
-     _expect(CI, _per_app(1), {"Secret": GH_SECRETS + 1, "IngressRoute": 2, "Deployment": 1, "Service": 2,
+    # the longest names the limits allow: eventbus-<project>-ci-bus-js is 52 (the StatefulSet limit),
+    # <project>-<app>-build-workflow- is 58 (a Workflow name with its 5 random characters)
+    ("longest-names", "a" * 33,
+     project_text(apps=[app("b" * 8, domains=["x" * 63 + ".example"])],
+                  dbs=[db("d" * 15, "mongodb")]), "defaults",
+     _expect(CI, _per_app(1), _isolation(1, True), {"Secret": GH_SECRETS + 1, "IngressRoute": 2, "Deployment": 1, "Service": 2,
                                "StatefulSet": 1})),
     ("full-defaults", "full", FULL_PROJECT, "defaults",
-     _expect(CI, _per_app(4), {"Secret": GH_SECRETS + 1 + 8, "IngressRoute": 4 + 4, "Deployment": 2, "Service": 2 + 8,
+     _expect(CI, _per_app(4), _isolation(2, True), {"Secret": GH_SECRETS + 1 + 8, "IngressRoute": 4 + 4, "Deployment": 2, "Service": 2 + 8,
                                "StatefulSet": 8})),
     ("full-everything", "full", FULL_PROJECT, "everything",
-     _expect(CI, _per_app(4), {"Secret": GH_SECRETS + 1 + 8, "IngressRoute": 4 + 4, "Deployment": 2, "Service": 2 + 8,
+     _expect(CI, _per_app(4), _isolation(2, True, egress=True), {"Secret": GH_SECRETS + 1 + 8, "IngressRoute": 4 + 4, "Deployment": 2, "Service": 2 + 8,
                                "StatefulSet": 8})),
 ]
 
@@ -106,11 +114,18 @@ def test_generated_projects_have_integrity(case, tmp_path):
 
 def test_longest_names_are_the_limit(tmp_path):
     """One character more than the longest-names case is refused by validation, not by Kubernetes."""
-    text = project_text(apps=[app("abcdefghijklmx")])
-    problems = validate_text(text, "abcdefghijklmn.yaml")
-    assert problems and all(p.rule == "name-length" for p in problems)
-    text = project_text(dbs=[db("d" * 35, "redis")])
-    assert [p.rule for p in validate_text(text, "abcdefghijklmn.yaml")] == ["name-length"]
+    text = project_text(apps=[app("b" * 9)])
+    problems = validate_text(text, "a" * 33 + ".yaml")
+    assert [(p.rule, p.line) for p in problems] == [("name-length", 2)]
+    assert "workflow prefix" in problems[0].message
+    text = project_text(apps=[app("b")])
+    problems = validate_text(text, "a" * 34 + ".yaml")
+    assert problems and all((p.rule, p.line, p.path) == ("name-length", 1, "project") for p in problems)
+    assert any("eventbus statefulset" in p.message for p in problems)
+    text = project_text(dbs=[db("d" * 16, "redis")])
+    assert [p.rule for p in validate_text(text, "a" * 33 + ".yaml")] == ["name-length"]
+    # the CI names do not bind a project without git applications
+    assert validate_text(project_text(dbs=[db("d", "redis")]), "a" * 40 + ".yaml") == []
 
 
 # Projects whose derived names collide. Contract: what validation accepts renders, with integrity.
@@ -122,7 +137,9 @@ COLLISIONS = [
     ("db-secret-vs-github-secret", "gh", project_text(apps=[app("web")], dbs=[db("github-access", "redis")])),
     ("app-secret-vs-github-secret", "gh", project_text(apps=[app("web"), app("github-access", secrets=["K"])])),
     ("db-service-vs-eventsource-service", "es",
-     project_text(apps=[app("web")], dbs=[db("es-web-github-eventsource-eventsource-svc", "redis")])),
+     project_text(apps=[app("web")], dbs=[db("es-ci-github-eventsource-svc", "redis")])),
+    ("db-service-vs-eventbus-service", "es",
+     project_text(apps=[app("web")], dbs=[db("eventbus-es-ci-bus-js-svc", "redis")])),
 ]
 
 
@@ -215,8 +232,8 @@ NEGATIVE = [
     ("missing-db-service", _drop("Service", "orders"), "reference", True),
     ("missing-service-account", _drop("ServiceAccount", "shop-ci-workflow-sa"), "reference", True),
     ("missing-role", _drop("Role", "shop-ci-workflow-role"), "reference", True),
-    ("missing-eventbus", _drop("EventBus", "shop-ci-eventbus"), "reference", True),
-    ("missing-eventsource", _drop("EventSource", "shop-api-github-eventsource"), "reference", True),
+    ("missing-eventbus", _drop("EventBus", "shop-ci-bus"), "reference", True),
+    ("missing-eventsource", _drop("EventSource", "shop-ci-github"), "reference", True),
     ("missing-workflowtemplate", _drop("WorkflowTemplate", "shop-api-build-workflow-template"), "reference", True),
     ("duplicate-deployment", _duplicate("Deployment", "api-app"), "duplicate-object", True),
     ("duplicate-secret", _duplicate("Secret", "registry-secret"), "duplicate-object", True),

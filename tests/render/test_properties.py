@@ -31,7 +31,7 @@ from cmp_plugin.problems import Failure
 from cmp_plugin.validate import schema as fast_schema
 
 from ._support import (SETTINGS_VARIANTS, all_object_errors, clean_env, cmp_render_argv, docs_of, integrity_problems,
-                       name_problems, require_shared, settings_for)
+                       name_problems, require_shared, security_problems, settings_for)
 
 LOWER = string.ascii_lowercase
 ALNUM_LOWER = LOWER + string.digits
@@ -123,29 +123,46 @@ def applications(draw, project, name):
         if draw(st.booleans()):
             build["args"] = draw(st.dictionaries(env_names, arg_values, max_size=3))
         out["build"] = build
+    ids = st.integers(1, 2**31 - 1)
+    for field in ("runAsUser", "runAsGroup", "fsGroup"):
+        if draw(st.booleans()):
+            out[field] = draw(ids)
+    if draw(st.booleans()):
+        out["readOnlyRootFilesystem"] = draw(st.booleans())
+    if draw(st.booleans()):
+        out["runAsRoot"] = False  # true needs the platform's allow_root (test_pod_security.py)
     return out
 
 
 @st.composite
-def databases(draw, name):
+def databases(draw, name, project=""):
     kind = draw(st.sampled_from(sorted(DB_PORTS)))
     port = draw(st.one_of(st.just(DB_PORTS[kind]), st.integers(1, 65535)))
-    return {"name": name, "type": kind, "version": draw(versions), "port": port, "size": draw(sizes)}
+    out = {"name": name, "type": kind, "version": draw(versions), "port": port, "size": draw(sizes)}
+    # a backup where its CronJob's name fits (<project>-<db>-backup within 52)
+    if len(f"{project}-{name}-backup") <= 52 and draw(st.booleans()):
+        backup = {"schedule": draw(st.sampled_from(["0 3 * * *", "@daily", "*/30 * * * MON-FRI", "@every 6h"]))}
+        for key, values in (("keep", st.integers(1, 365)), ("deadline", st.integers(1, 86400)), ("size", sizes),
+                            ("timeZone", st.sampled_from(["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires"]))):
+            if draw(st.booleans()):
+                backup[key] = draw(values)
+        out["backup"] = backup
+    return out
 
 
 @st.composite
 def valid_projects(draw):
-    """(project name, data). Lengths respect the derived-name limits: <project>-<app> is at most 27
-    characters (<project>-<app>-github-eventsource-eventsource-svc <= 63), <project>-<db> at most 48
-    (<project>-<db>-db <= 52, the StatefulSet limit)."""
+    """(project name, data). Lengths respect the derived-name limits: <project>-<app> is at most 42
+    characters (<project>-<app>-build-workflow- <= 58), the project at most 33 (eventbus-<project>-ci-bus-js
+    <= 52, a StatefulSet), <project>-<db> at most 48 (<project>-<db>-db <= 52)."""
     project = draw(dns_label(20).filter(lambda p: not RESERVED.match(p)))
     n_apps, n_dbs = draw(st.integers(0, 3)), draw(st.integers(0, 3))
     assume(n_apps + n_dbs > 0)
     taken = set()
     app_names = []
     for _ in range(n_apps):
-        assume(26 - len(project) >= 1)
-        name = draw(dns_label(26 - len(project)).filter(lambda n: n not in taken))
+        assume(40 - len(project) >= 1)
+        name = draw(dns_label(40 - len(project)).filter(lambda n: n not in taken))
         taken.add(name)
         app_names.append(name)
     db_names = []
@@ -165,12 +182,12 @@ def valid_projects(draw):
             routes.add(f"{project}-{a['name']}-{d.replace('.', '-')}-route")
         routes.add(f"{project}-{a['name']}-webhook-route")
     assume(len(routes) == sum(len(a.get("domains", [])) + 1 for a in apps))
-    assume("github-access" not in taken and not any(n.endswith("-eventsource-svc") for n in taken))
+    assume("github-access" not in taken and not any(n.endswith(("-eventsource-svc", "-js-svc")) for n in taken))
     data = {}
     if apps:
         data["applications"] = apps
     if db_names:
-        data["databases"] = [draw(databases(n)) for n in db_names]
+        data["databases"] = [draw(databases(n, project)) for n in db_names]
     return project, data
 
 
@@ -214,6 +231,7 @@ def test_valid_projects_always_render(shared, case, variant):
     docs = docs_of(out)
     assert all_object_errors(docs) == []
     assert integrity_problems(docs) == []
+    assert security_problems(docs, project, data) == []
     assert [p for d in docs for p in name_problems(d)] == []
     assert {d["metadata"]["namespace"] for d in docs} == {project}
     # every app is built, and deployed once it has a hash; every database runs
@@ -303,7 +321,9 @@ def _wrong_type(draw, data):
                ("name", None)]
     if kind == "applications":
         choices += [("git", "github.com/o/r"), ("domains", "a.example"), ("secrets", "KEY"), ("secrets", [1]),
-                    ("build", "Dockerfile"), ("build", {"args": ["A=1"]}), ("build", {"args": {"A": 1}})]
+                    ("build", "Dockerfile"), ("build", {"args": ["A=1"]}), ("build", {"args": {"A": 1}}),
+                    ("runAsUser", 0), ("runAsUser", "1000"), ("runAsGroup", -1), ("fsGroup", 2**31),
+                    ("runAsRoot", "true"), ("readOnlyRootFilesystem", 1)]
     else:
         choices += [("size", 5), ("version", 8.0), ("version", 16), ("type", "sqlite"), ("type", None)]
     key, value = draw(st.sampled_from(choices))

@@ -50,7 +50,9 @@ def test_examples_cover_every_kind_and_settings_branch(full_file):
     kinds = Counter()
     seen = set()
     for variant, env in SETTINGS_VARIANTS.items():
-        for doc in _render(full_file, env):
+        docs = _render(full_file, env)
+        seen.add(("isolation", variant, frozenset(d["kind"] for d in docs) >= {"NetworkPolicy", "ResourceQuota"}))
+        for doc in docs:
             kinds[(doc["apiVersion"], doc["kind"])] += 1
             if doc["kind"] == "IngressRoute":
                 seen.add(("api", doc["apiVersion"]))
@@ -59,11 +61,15 @@ def test_examples_cover_every_kind_and_settings_branch(full_file):
                 build = next(t for t in doc["spec"]["templates"] if t["name"] == "build-container")
                 seen.add(("hostAliases", bool(build.get("hostAliases"))))
                 seen.add(("latest", any(a.endswith(":latest") for a in build["container"]["args"])))
+            if doc["kind"] == "NetworkPolicy":
+                seen.add(("policy", doc["spec"]["policyTypes"][0]))
     assert {k for _, k in kinds} == {"Secret", "Service", "ServiceAccount", "Role", "RoleBinding", "Deployment",
-                                     "StatefulSet", "EventBus", "EventSource", "Sensor", "WorkflowTemplate", "IngressRoute"}
+                                     "StatefulSet", "EventBus", "EventSource", "Sensor", "WorkflowTemplate", "IngressRoute",
+                                     "NetworkPolicy", "ResourceQuota", "LimitRange"}
     assert {("api", "traefik.io/v1alpha1"), ("api", "traefik.containo.us/v1alpha1"), ("tls", "None"), ("tls", "{}"),
             ("tls", "{'certResolver': 'letsencrypt'}"), ("hostAliases", True), ("hostAliases", False),
-            ("latest", True), ("latest", False)} <= seen
+            ("latest", True), ("latest", False), ("policy", "Ingress"), ("policy", "Egress"),
+            ("isolation", "defaults", True), ("isolation", "no-isolation", False)} <= seen
     for api, kind in kinds:  # each kind goes to exactly one validator
         assert (api.rpartition("/")[0] in UPSTREAM_GROUPS) != ((api, kind) in CORE_KINDS), (api, kind)
 
@@ -86,7 +92,15 @@ def _find(docs, kind):
 
 
 def _break_eventbus(d):
-    d["spec"]["nats"]["native"]["antiAffinity"] = False  # removed in Argo Events v1.5 (seed defect)
+    d["spec"]["jetstream"]["antiAffinity"] = False  # NATS Streaming's, removed in Argo Events v1.5 (seed defect)
+
+
+def _break_eventbus_security(d):
+    d["spec"]["jetstream"]["containerTemplate"]["securityContext"]["dropCapabilities"] = ["ALL"]
+
+
+def _break_sensor_filter(d):
+    d["spec"]["dependencies"][0]["filters"]["data"][0]["values"] = d["spec"]["dependencies"][0]["filters"]["data"][0].pop("value")
 
 
 def _break_root(d):
@@ -126,8 +140,18 @@ def _break_role(d):
     d["rules"][0]["verb"] = d["rules"][0].pop("verbs")
 
 
-BROKEN = [("EventBus", _break_eventbus), ("EventSource", _break_root), ("EventSource", _break_eventsource_port),
-          ("Sensor", _break_sensor_workflow), ("WorkflowTemplate", _break_workflowtemplate),
+def _break_networkpolicy(d):
+    d["spec"]["policyTypes"] = "Ingress"  # a list
+
+
+def _break_limitrange(d):
+    d["spec"]["limits"][0]["defaultRequests"] = d["spec"]["limits"][0].pop("defaultRequest")
+
+
+BROKEN = [("NetworkPolicy", _break_networkpolicy), ("ResourceQuota", _break_root), ("LimitRange", _break_limitrange),
+          ("EventBus", _break_eventbus), ("EventBus", _break_eventbus_security), ("EventSource", _break_root),
+          ("EventSource", _break_eventsource_port), ("Sensor", _break_sensor_workflow), ("Sensor", _break_sensor_filter),
+          ("WorkflowTemplate", _break_workflowtemplate),
           ("IngressRoute", _break_ingressroute), ("IngressRoute", _break_root), ("Deployment", _break_deployment),
           ("StatefulSet", _break_statefulset), ("Secret", _break_secret), ("Role", _break_role),
           ("Service", _break_root)]
