@@ -318,7 +318,6 @@ def test_the_generic_sidecar(built):
         "k8s", "cmp-generic", "/var/run/secrets/cmp-plugin/vault-token")
 
 
-def test_the_sidecar_env_configures_the_renderer_and_vault(built):
 def test_the_sidecar_env_configures_the_renderer_and_vault(built, tmp_path):
     from cmp_plugin.cmp import project_env
     from cmp_plugin.secrets.config import load_vault_config
