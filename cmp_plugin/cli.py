@@ -1,5 +1,5 @@
-"""Command line: `cmp-render FILE`, `check`, `diff`, `settings`, `vault-keys`, `schema`, `bump`, and
-Argo CD's `generate`/`discover`/`parameters`.
+"""Command line: `cmp-render FILE`, `check`, `diff`, `settings`, `vault-keys`, `schema`, `bump`,
+`resolve`, and Argo CD's plugin entry points.
 
 Failure contract of every command: exit non-zero, every problem on stderr, nothing on stdout.
 Exceptions: reports asked for by name (`check --format github|json`), whose problems are the
@@ -22,7 +22,9 @@ cmp-render settings [--settings FILE]
 cmp-render vault-keys PROJECT_FILE [--project NAME] [--settings FILE] [--check]
 cmp-render schema
 cmp-render bump PROJECT_FILE APP SHA [--pushed-at TIME] [--force]
-cmp-render generate | discover | parameters      (Argo CD plugin entry points)"""
+cmp-render resolve [--prefix PREFIX]... [--any-path] [--disable-token-cache] PATH...
+cmp-render generate | discover | parameters      (Argo CD plugin entry points)
+cmp-render generic-generate                      (the generic plugin's entry point)"""
 
 CMP_COMMANDS = ("generate", "discover", "parameters")
 
@@ -142,6 +144,14 @@ def run(argv: list[str]) -> int:
         from cmp_plugin.bump import main as bump_main
 
         return bump_main(argv[1:])
+    if argv and argv[0] == "resolve":
+        from cmp_plugin.resolve.command import main as resolve_main
+
+        return _write(resolve_main(argv[1:]))
+    if argv and argv[0] == "generic-generate":
+        from cmp_plugin.generic import generate as generic_generate
+
+        return generic_generate(argv[1:])
     if argv and argv[0] in CMP_COMMANDS:
         from cmp_plugin.cmp import main as cmp_main
 

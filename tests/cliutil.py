@@ -24,3 +24,26 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> sub
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run([sys.executable, "-m", "cmp_plugin", *args], capture_output=True, text=True,
                           env=env, cwd=cwd or REPO, timeout=120)
+
+
+def run_in_process(argv: list[str], env: dict, stdin: str = ""):
+    """`cmp-render ARGV` in this process, with exactly `env` (plus PATH, HOME, TMPDIR, NO_PROXY)
+    as its environment; returns (exit code, stdout, stderr)."""
+    import io
+
+    from cmp_plugin.cli import main
+
+    saved_env, saved = dict(os.environ), (sys.stdin, sys.stdout, sys.stderr)
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update({k: v for k, v in saved_env.items() if k in ("PATH", "HOME", "TMPDIR", "NO_PROXY", "no_proxy")})
+    os.environ.update(env)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()))
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = main(list(argv))
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return code, out.getvalue(), err.getvalue()

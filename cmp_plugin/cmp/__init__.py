@@ -153,12 +153,13 @@ def _generate(env: dict) -> int:
             problem = settings_file_problem(env, request.root)
             if problem:
                 raise Failure(run_problem(problem, "settings"))
-            # Messages name the file relative to the repository (projects/shop.yaml:3:5: ...).
+            # Messages name the file as the repository does (projects/shop.yaml:3:5: ...), also when
+            # Argo CD sent only projects/ (reposerver.plugin.use.manifest.generate.paths).
             os.chdir(request.root)
             from cmp_plugin.pipeline import render_file
 
-            text = render_file(request.file, project=request.project, settings=None,
-                               secrets=request.secrets, env=project_env(env, effective_project(request)))
+            text = render_file(request.file, project=request.project, settings=None, secrets=request.secrets,
+                               env=project_env(env, effective_project(request)), display=request.display)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except Failure as failure:
@@ -203,7 +204,7 @@ def discover(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - a non-zero exit is an error in Argo CD, not "no match"
         _internal_error(exc)
         return 0
-    sys.stdout.write(request.file + "\n")
+    sys.stdout.write(request.display + "\n")
     sys.stdout.flush()
     return 0
 

@@ -18,7 +18,9 @@ Inputs, each from a parameter or the same-named env entry (never both with diffe
   shell would but never run by one. Nothing else Helm knows is accepted.
 
 The file must be a regular `.yaml`/`.yml` file inside the repository copy that the CMP server
-unpacked (see `repo_root`), after following symlinks.
+unpacked (see `repo_root`), after following symlinks. With the repo-server setting
+`reposerver.plugin.use.manifest.generate.paths`, that copy is only a part of the repository (see
+`repo_prefix`); messages still name files as the repository does (`projects/shop.yaml`).
 
 Two bindings, switched on by the sidecar's own env (an Application cannot: its env arrives as
 ARGOCD_ENV_*, and unknown names are refused), tie the project to who asks for it: see
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass
@@ -56,10 +59,16 @@ class Request:
     project: str | None  # None: the renderer takes the file's stem
     secrets: str  # "resolve" or "keep"
     source: str  # how the file was named, for messages
+    prefix: str = ""  # where root sits in the repository ("" = the whole repository was sent)
 
     @property
     def path(self) -> Path:
         return self.root / self.file
+
+    @property
+    def display(self) -> str:
+        """The file as the repository names it (projects/shop.yaml), for messages."""
+        return _in_repository(self.prefix, self.file)
 
 
 def _problem(message: str) -> Failure:
@@ -131,12 +140,12 @@ def read_parameters(env: Mapping[str, str]) -> dict[str, str]:
 
 def vault_env_names() -> frozenset[str]:
     """The argocd-vault-plugin variables an Application may also send as ARGOCD_ENV_<NAME>;
-    cmp_plugin.secrets decides what each may do (most are sidecar-only or sidecar-first)."""
+    cmp_plugin.secrets decides what each may do (all but AVP_KV_VERSION are sidecar-only)."""
     try:
-        from cmp_plugin.secrets.config import APP_FIRST, SIDECAR_FIRST, SIDECAR_ONLY
+        from cmp_plugin.secrets.config import APP_FIRST, SIDECAR_ONLY
     except ImportError:  # pragma: no cover - the secrets package is part of the plugin
         return frozenset()
-    return frozenset((*APP_FIRST, *SIDECAR_FIRST, *SIDECAR_ONLY))
+    return frozenset((*APP_FIRST, *SIDECAR_ONLY))
 
 
 def read_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -230,7 +239,41 @@ def repo_root(cwd: Path, env: Mapping[str, str]) -> Path:
     return cwd
 
 
-def _inside(root: Path, cwd: Path, name: str, what: str) -> str:
+def repo_prefix(root: Path, cwd: Path, env: Mapping[str, str]) -> str:
+    """Where `root` sits in the repository: "" when Argo CD sent the whole repository.
+
+    With `reposerver.plugin.use.manifest.generate.paths` on, Argo CD sends only the common root of
+    the application's path and the paths of its `argocd.argoproj.io/manifest-generate-paths`
+    annotation (argo-cd reposerver/repository/utils.go), and the cwd is the application's path
+    inside that: ARGOCD_APP_SOURCE_PATH `projects` with cwd = root means root is `projects/`.
+    Only used to word messages; nothing is read through it.
+    """
+    source = [p for p in (env.get("ARGOCD_APP_SOURCE_PATH") or "").replace("\\", "/").split("/") if p not in ("", ".")]
+    try:
+        inner = cwd.relative_to(root).parts
+    except ValueError:
+        return ""
+    if ".." in source or len(inner) > len(source) or (inner and tuple(source[len(source) - len(inner):]) != inner):
+        return ""
+    return "/".join(source[: len(source) - len(inner)])
+
+
+def _in_repository(prefix: str, relative: str) -> str:
+    return posixpath.normpath(posixpath.join(prefix, relative)) if prefix else relative
+
+
+def _outside(root: Path, cwd: Path, name: str, what: str, prefix: str) -> str:
+    if prefix:
+        # Inside the repository but outside the part Argo CD sent: say which annotation is missing.
+        wanted = posixpath.normpath(posixpath.join(prefix, cwd.relative_to(root).as_posix(), name))
+        if wanted != ".." and not wanted.startswith("../"):
+            return (f"{what}: {name!r} is {wanted} in the repository, but Argo CD sent only {prefix}/ (the "
+                    "repo-server setting reposerver.plugin.use.manifest.generate.paths is on): add "
+                    f"/{wanted} to the Application's annotation argocd.argoproj.io/manifest-generate-paths")
+    return f"{what}: {name!r} points outside the repository"
+
+
+def _inside(root: Path, cwd: Path, name: str, what: str, prefix: str = "") -> str:
     """`name` (relative to cwd) as a path relative to root, refusing anything outside root."""
     if not name or "\x00" in name:
         raise _problem(f"{what}: empty file name")
@@ -242,17 +285,18 @@ def _inside(root: Path, cwd: Path, name: str, what: str) -> str:
     try:
         lexical.relative_to(root)
     except ValueError:
-        raise _problem(f"{what}: {name!r} points outside the repository") from None
+        raise _problem(_outside(root, cwd, name, what, prefix)) from None
     if not lexical.exists():
-        raise _problem(f"{what}: project file {lexical.relative_to(root).as_posix()} does not exist in the repository"
-                       f" (the application's directory is {cwd.relative_to(root).as_posix() or '.'})")
+        raise _problem(f"{what}: project file {_in_repository(prefix, lexical.relative_to(root).as_posix())} does not "
+                       "exist in the repository (the application's directory is "
+                       f"{_in_repository(prefix, cwd.relative_to(root).as_posix())})")
     real = lexical.resolve()
     try:
         relative = real.relative_to(root)
     except ValueError:
         raise _problem(f"{what}: {name!r} is a symlink that points outside the repository") from None
     if not real.is_file():
-        raise _problem(f"{what}: {relative.as_posix()} is not a regular file")
+        raise _problem(f"{what}: {_in_repository(prefix, relative.as_posix())} is not a regular file")
     if not real.name.endswith(YAML_SUFFIXES):
         raise _problem(f"{what}: {name!r} is a symlink to a file that is not .yaml or .yml")
     return lexical.relative_to(root).as_posix()
@@ -269,6 +313,7 @@ def resolve(env: Mapping[str, str], cwd: Path | None = None) -> Request:
     """Work out the run from Argo CD's environment; raises Failure with a message that says what to fix."""
     cwd = (cwd or Path.cwd()).resolve()
     root = repo_root(cwd, env)
+    prefix = repo_prefix(root, cwd, env)
     params = read_parameters(env)
     envs = read_env(env)
     given: dict[str, tuple[str, str]] = {}
@@ -293,12 +338,12 @@ def resolve(env: Mapping[str, str], cwd: Path | None = None) -> Request:
                            "parameters, not both")
         name, project = parse_helm_args(envs[SEED_ENV])
         source = f"{ENV_PREFIX}{SEED_ENV}"
-        file = _inside(root, cwd, name, source)
+        file = _inside(root, cwd, name, source, prefix)
         if project is not None:
             _check_project(project, source)
     elif "file" in given:
         name, source = given["file"]
-        file = _inside(root, cwd, name, source)
+        file = _inside(root, cwd, name, source, prefix)
     else:
         app = app_name(env)
         if not app:
@@ -311,13 +356,13 @@ def resolve(env: Mapping[str, str], cwd: Path | None = None) -> Request:
                            "or set the plugin parameter 'file'")
         if not found:
             raise _problem(f"no project file named: {app}.yaml (from {source}) does not exist in "
-                           f"{cwd.relative_to(root).as_posix() or '.'}; set the plugin parameter 'file' "
+                           f"{_in_repository(prefix, cwd.relative_to(root).as_posix())}; set the plugin parameter 'file' "
                            "(or env FILE) to the project file relative to spec.source.path")
-        file = _inside(root, cwd, found[0], source)
+        file = _inside(root, cwd, found[0], source, prefix)
     if "project" in given:
         value, where = given["project"]
         project = _check_project(value, where)
-    request = Request(root=root, file=file, project=project, secrets=secrets, source=source)
+    request = Request(root=root, file=file, project=project, secrets=secrets, source=source, prefix=prefix)
     problems = binding_problems(request, env)
     if problems:
         raise Failure([run_problem(message, "argocd") for message in problems])

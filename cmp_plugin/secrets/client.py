@@ -72,7 +72,8 @@ class VaultClient:
         self._from_cache = False
         self._fatal: VaultError | None = None
         self._credentials = [config.token, config.secret_id]
-        self.cache = None if config.auth == "token" else TokenCache(config.cache_dir, config.cache_key())
+        self.cache = None if config.auth == "token" or not config.cache_dir else \
+            TokenCache(config.cache_dir, config.cache_key())
         self._hvac = hvac.Client(
             url=config.addr,
             token="",  # never let hvac pick up VAULT_TOKEN or ~/.vault-token on its own
@@ -111,7 +112,8 @@ class VaultClient:
         if resp.status_code == 403 and self._from_cache:
             # The cached token was revoked or lost its policy: log in once and retry.
             log.info("Vault refused the cached token; logging in again")
-            self.cache.drop()
+            if self.cache:
+                self.cache.drop()
             self._login()
             resp = self._send("GET", url, params=params)
         return self._interpret(resp, path, version, kv)
@@ -162,7 +164,7 @@ class VaultClient:
         if self.config.auth == "token":
             self._use(self.config.token)
             return
-        cached = self.cache.load(self.now(), self.config.timeout + CACHE_MARGIN)
+        cached = self.cache.load(self.now(), self.config.timeout + CACHE_MARGIN) if self.cache else None
         if cached:
             log.debug("using the cached Vault token")
             self._use(cached)
@@ -216,7 +218,7 @@ class VaultClient:
         if not isinstance(token, str) or not token:
             raise VaultError(f"Vault login failed ({who} at {mount}): empty client token", fatal=True)
         self._use(token)
-        if not uses:  # a token with limited uses cannot be shared between runs
+        if not uses and self.cache:  # a token with limited uses cannot be shared between runs
             self.cache.store(token, self.now() + float(lease) if lease else None)
 
     # ---- transport -------------------------------------------------------------------------

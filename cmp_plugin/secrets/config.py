@@ -1,15 +1,15 @@
 """Vault settings from the environment, under argocd-vault-plugin's names.
 
 Argo CD passes an Application's plugin env as `ARGOCD_ENV_<NAME>`; the sidecar's own env has
-plain names. Which one counts depends on what the setting can do:
+plain names. argocd-vault-plugin reads both, the Application's winning, so any Application could
+point it at its own Vault and receive the sidecar's login token. Here:
 
-- SIDECAR_ONLY: where credentials are sent, TLS trust, which file is read as a credential, the
-  path restriction and our own limits (time budget, response size). An Application can never
-  set these; its `ARGOCD_ENV_` form is ignored (with a warning naming the variable, never the
-  value).
-- SIDECAR_FIRST: credentials and roles. The sidecar's value wins; the `ARGOCD_ENV_` form is
-  used only when the sidecar leaves the name unset. Paths stay limited to the project prefix.
-- APP_FIRST: AVP_KV_VERSION, a per-Application choice in AVP too.
+- SIDECAR_ONLY: where credentials are sent, TLS trust, the credentials and roles themselves,
+  which file is read as a credential, the path restrictions (prefixes, AVP_PATH_VALIDATION) and
+  our own limits (time budget, response size). An Application can never set these; its
+  `ARGOCD_ENV_` form is ignored (with a warning naming the variable, never the value).
+- APP_FIRST: AVP_KV_VERSION, a per-Application choice in AVP too (it only changes how a read's
+  answer is interpreted; the paths stay confined).
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ APP_PREFIX = "ARGOCD_ENV_"
 SIDECAR_ONLY = (
     "VAULT_ADDR", "VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_SKIP_VERIFY",
     "VAULT_CLIENT_CERT", "VAULT_CLIENT_KEY", "AVP_K8S_TOKEN_PATH", "AVP_PATH_VALIDATION",
-    "CMP_VAULT_TIMEOUT", "CMP_VAULT_CACHE_DIR", "CMP_VAULT_MAX_RESPONSE_BYTES",
-)
-SIDECAR_FIRST = (
     "AVP_TYPE", "AVP_AUTH_TYPE", "VAULT_TOKEN", "AVP_K8S_ROLE", "AVP_K8S_MOUNT_PATH", "AVP_MOUNT_PATH",
     "AVP_ROLE_ID", "AVP_SECRET_ID",
+    "CMP_VAULT_TIMEOUT", "CMP_VAULT_CACHE_DIR", "CMP_VAULT_TOKEN_CACHE", "CMP_VAULT_MAX_RESPONSE_BYTES",
+    "CMP_RESOLVE_PREFIXES", "CMP_RESOLVE_ANY_PATH",
 )
 APP_FIRST = ("AVP_KV_VERSION",)
 
@@ -51,11 +50,9 @@ def setting(env: Mapping[str, str], name: str) -> str:
     app = env.get(APP_PREFIX + name) or ""
     if name in APP_FIRST:
         return app or plain
-    if name in SIDECAR_ONLY:
-        if app and app != plain:
-            log.warning("ignoring %s%s: it can only be set in the sidecar's environment", APP_PREFIX, name)
-        return plain
-    return plain or app
+    if app and app != plain:
+        log.warning("ignoring %s%s: it can only be set in the sidecar's environment", APP_PREFIX, name)
+    return plain
 
 
 # What decides which reads happen; needed before any request.
@@ -97,10 +94,12 @@ def load_rules(env: Mapping[str, str]) -> Rules:
     pattern = None
     text = setting(env, "AVP_PATH_VALIDATION")
     if text:
+        from cmp_plugin.secrets import re2  # Go's regexp syntax, as AVP compiles it
+
         try:
-            pattern = re.compile(text)
-        except re.error as exc:
-            problems.append(run_problem(f"AVP_PATH_VALIDATION: invalid regular expression: {exc}"))
+            pattern = re2.compile(text)
+        except re2.RE2Error as exc:
+            problems.append(run_problem(f"AVP_PATH_VALIDATION: {text} is not a valid regular expression: {exc}"))
     if problems:
         raise Failure(problems)
     return Rules(kv, pattern)
@@ -180,6 +179,10 @@ def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
         max_bytes = 0
     if max_bytes <= 0:
         problems.append(run_problem("CMP_VAULT_MAX_RESPONSE_BYTES: expected a whole number of bytes above 0"))
+    cache_text = setting(env, "CMP_VAULT_TOKEN_CACHE")
+    use_cache = parse_bool(cache_text) if cache_text else True
+    if use_cache is None:
+        problems.append(run_problem("CMP_VAULT_TOKEN_CACHE: expected true or false"))
     if problems:
         raise Failure(problems)
     mount = setting(env, "AVP_MOUNT_PATH")
@@ -198,5 +201,5 @@ def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
         approle_mount=_mount(mount, DEFAULT_APPROLE_MOUNT),
         timeout=timeout,
         max_response_bytes=max_bytes,
-        cache_dir=_cache_dir(env),
+        cache_dir=_cache_dir(env) if use_cache else "",  # "": no token cache
     )

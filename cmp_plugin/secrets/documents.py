@@ -138,25 +138,27 @@ def base64_template(value: str, generic: bool) -> str | None:
     return decoded if grammar.has_placeholder(decoded, generic) else None
 
 
-def find_placeholders(docs: list) -> list[tuple[str, str]]:
+def find_placeholders(docs: list, generic: bool = True) -> list[tuple[str, str]]:
     """(location, placeholder text) of every placeholder left in `docs`.
 
-    Reports every `<path:` (complete or not) anywhere, and generic `<KEY>` placeholders in
-    documents with the path annotation; also inside base64-encoded Secret values and map keys.
+    Reports every `<path:` (complete or not) anywhere, and (unless `generic` is False) generic
+    `<KEY>` placeholders in documents with the path annotation; also inside base64-encoded
+    Secret values and map keys.
     """
     found: list[tuple[str, str]] = []
     for i, doc in enumerate(docs):
         if not isinstance(doc, dict):
             continue
         info = describe(i, doc)
+        with_generic = generic and info.generic
         for slot in strings(doc):
             texts = [(slot.value, "")]
             if info.kind == "Secret" and not slot.is_key:
-                decoded = base64_template(slot.value, info.generic)
+                decoded = base64_template(slot.value, with_generic)
                 if decoded is not None:
                     texts.append((decoded, " (base64-decoded)"))
             for text, note in texts:
-                for token in grammar.scan(text, info.generic):
+                for token in grammar.scan(text, with_generic):
                     where = f"{info.label} {location(slot.parts)}{' (map key)' if slot.is_key else ''}{note}"
                     found.append((where, token.text))
     return found

@@ -4,10 +4,11 @@ A placeholder never spans lines. Inline placeholders are found anywhere (`<path:
 first `>` on the line); anything that starts like one but is not complete is reported as
 malformed, so no `<path:` text can slip through unresolved.
 
-Generic placeholders (only in documents with the `avp.kubernetes.io/path` annotation) must
-look like a key: `<` directly followed by `[A-Za-z0-9_]`, then `[A-Za-z0-9_.-]*`, optional
-blanks, optional `| modifiers`, then `>`. So `a < b > c`, `< b >`, `<my key>` and `<br/>` are
-text, not placeholders (AVP treats every `<...>` as one and fails on them).
+Generic placeholders (only in documents with the `avp.kubernetes.io/path` annotation) are
+argocd-vault-plugin's: every `<...>` on one line (from a `<` to the first `>` after it) is one,
+its key the text before the first `|` with spaces trimmed (`<  key | base64encode >` reads
+`key`). So `a < b > c` needs the key `b` in Vault, as in AVP, and fails without it: nothing
+between `<` and `>` is ever passed through unresolved in an annotated document.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections import namedtuple
 
 _INLINE = r"<[ \t]*path:[^>\n]*>"
 _OPEN = r"<[ \t]*path:"
-_GENERIC = r"<[A-Za-z0-9_][A-Za-z0-9_.\-]*[ \t]*(?:\|[^>\n]*)?>"
+_GENERIC = r"<[^\n]*?>"  # AVP: (?mU)<(.*)>
 
 INLINE_OR_OPEN = re.compile(f"(?P<inline>{_INLINE})|(?P<open>{_OPEN})")
 WITH_GENERIC = re.compile(f"(?P<inline>{_INLINE})|(?P<open>{_OPEN})|(?P<generic>{_GENERIC})")
 _HEAD = re.compile(r"path:(?P<path>[^#]+)#(?P<key>[^#]+)(?:#(?P<version>.*))?", re.S)
+_EMBEDDED = re.compile(r"path:[^#]+#[^#]")  # AVP would read `<x path:P#K>` as an inline placeholder
 
 
 # One placeholder occurrence. kind: inline, generic or malformed; name: AVP's PH (`path:P#K[#V]`
@@ -47,11 +49,20 @@ def _token(m: re.Match) -> Token:
         line_end = m.string.find("\n", m.start())
         rest = m.string[m.start(): line_end if line_end >= 0 else len(m.string)]
         return Token(_short(rest), m.start(), m.end(), "malformed", error="no closing > on the same line")
-    inner = text[1:-1].strip()
-    head, *stages = inner.split("|")
-    head = head.strip()
     if m.lastgroup == "generic":
+        head, *stages = text.strip("<>").split("|")  # AVP: strings.Trim(match, "<>"), then Trim(" ")
+        head = head.strip(" ")
+        if head.startswith("path:"):  # `< path:...>`, as AVP reads it in annotated documents
+            return _inline(text, m, head, stages)
+        if _EMBEDDED.search(head):
+            return Token(text, m.start(), m.end(), "malformed",
+                         error="text before path: (write the placeholder as <path:PATH#KEY>)")
         return Token(text, m.start(), m.end(), "generic", name=head, key=head, stages=tuple(stages))
+    head, *stages = text[1:-1].strip().split("|")
+    return _inline(text, m, head.strip(), stages)
+
+
+def _inline(text: str, m: re.Match, head: str, stages: list) -> Token:
     parsed = _HEAD.fullmatch(head)
     if not parsed or not parsed["key"].strip() or (parsed["version"] is not None and not parsed["version"].strip()):
         return Token(text, m.start(), m.end(), "malformed",

@@ -133,7 +133,7 @@ def _parse_expr(text: str) -> Expr:
             steps.append(Wildcard())
             i += 1
         else:
-            raise JsonPathError(f"unrecognized character in action: {ch!r} in {text}")
+            raise JsonPathError(f"unrecognized character in action: U+{ord(ch):04X} {ch!r}")  # Go's %#U
     return Expr(steps)
 
 

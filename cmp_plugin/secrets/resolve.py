@@ -19,7 +19,7 @@ from cmp_plugin.secrets import grammar, modifiers
 from cmp_plugin.secrets.config import load_rules, load_vault_config
 from cmp_plugin.secrets.documents import (ANN_KV, ANN_PATH, ANN_REMOVE, ANN_VERSION, Doc, Slot, base64_template,
                                           describe, find_placeholders, location, parse_bool, strings)
-from cmp_plugin.secrets.paths import path_problems, prefix_problem, version_problem
+from cmp_plugin.secrets.paths import Scope, canonical, path_problems, version_problem
 from cmp_plugin.secrets.values import b64decode_std, stringify, to_plain
 
 log = logging.getLogger("cmp_plugin.secrets")
@@ -60,13 +60,16 @@ def _ph_error(site: Site, token: grammar.Token, message: str) -> str:
     return f"{message} for placeholder {token.name or token.text} in string {site.slot.field}: {_short(site.template)}"
 
 
-def resolve_documents(docs: list, *, project: str, prefix: str, env: Mapping[str, str],
-                      secrets_only: bool = True) -> list:
+def resolve_documents(docs: list, *, project: str = "", prefix: str = "", env: Mapping[str, str],
+                      secrets_only: bool = True, scope: Scope | None = None, files: list[str] | None = None) -> list:
     """New documents with every placeholder resolved from Vault; raises Failure.
 
     `secrets_only` (the default, and what the renderer uses) allows placeholders only in the
     data and stringData of Secrets; anywhere else they are errors. False resolves them wherever
-    AVP would (tests use it to check AVP's rules for other kinds).
+    argocd-vault-plugin does (`cmp-render resolve`): any string value of any kind, and documents
+    with `avp.kubernetes.io/ignore` pass through unchanged.
+    Paths must lie below `prefix` (project `project`), or in `scope` when given. `files` names
+    the file of each document, for messages.
     """
     out = copy.deepcopy(docs)
     problems: list[Problem] = []
@@ -75,20 +78,26 @@ def resolve_documents(docs: list, *, project: str, prefix: str, env: Mapping[str
     for i, doc in enumerate(out):
         if isinstance(doc, dict):
             infos[i] = describe(i, doc)
-            sites += _plan(infos[i], doc, secrets_only, problems)
+    _unique_labels(infos)
+    for i, info in infos.items():
+        sites += _plan(info, out[i], secrets_only, problems)
     if not sites:
-        _raise(problems, infos)
+        _raise(problems, infos, files)
         return out
 
     try:
         rules = load_rules(env)
     except Failure as exc:
         raise Failure(problems + exc.problems) from None
-    bad_prefix = prefix_problem(prefix)
-    if bad_prefix:
-        raise Failure(problems + [run_problem(bad_prefix, "vault-prefix")])
-    doc_reads = _check_paths(sites, infos, project, prefix, rules, problems)
-    _raise(problems, infos)
+    scope = scope or Scope.project(prefix, project)
+    if scope.refusal:
+        raise Failure(_with_headers(problems, infos, files) + [run_problem(scope.refusal, "vault-prefix")])
+    bad_prefixes = scope.prefix_problems()
+    if bad_prefixes:
+        raise Failure(problems + [run_problem(f"{m} (CMP_VAULT_PREFIX)" if project else m, "vault-prefix")
+                                  for m in bad_prefixes])
+    doc_reads = _check_paths(sites, infos, scope, rules, problems)
+    _raise(problems, infos, files)
 
     from cmp_plugin.secrets.client import VaultClient, VaultError  # hvac only when needed
 
@@ -122,23 +131,39 @@ def resolve_documents(docs: list, *, project: str, prefix: str, env: Mapping[str
         problems.append(run_problem(f"{message}; placeholders not resolved: {wheres[0]}{more}"))
     for slot in removals:
         slot.container.pop(slot.key, None)
-    _raise(problems, infos)
-    left = find_placeholders(out)
-    if left:  # a Vault value that itself looks like a placeholder; never quote it
-        raise Failure([_problem(where.replace(" (base64-decoded)", ""), "the resolved value looks like a placeholder"
-                                " itself; values are not resolved again, and no placeholder may reach the output",
-                                "secrets-left") for where, _ in left])
+    _raise(problems, infos, files)
+    # A Vault value that itself looks like a placeholder is never quoted, nor left in the
+    # output. In AVP's mode a generic `<...>` inside a value is just text (a password may hold
+    # `<` and `>`); only `<path:` counts.
+    left = find_placeholders([d if secrets_only or not (isinstance(d, dict) and infos[i].ignored) else None
+                              for i, d in enumerate(out)], generic=secrets_only)
+    if left:
+        problems = [_problem(where.replace(" (base64-decoded)", ""), "the resolved value looks like a placeholder"
+                             " itself; values are not resolved again, and no placeholder may reach the output",
+                             "secrets-left") for where, _ in left]
+        raise Failure(_with_headers(problems, infos, files))
     return out
 
 
-def _raise(problems: list[Problem], infos: dict[int, Doc]) -> None:
+def _unique_labels(infos: dict[int, Doc]) -> None:
+    """Two documents of the same kind and name (several files) get their number in messages."""
+    seen: dict[str, int] = {}
+    for doc in infos.values():
+        seen[doc.label] = seen.get(doc.label, 0) + 1
+    for doc in infos.values():
+        if seen[doc.label] > 1:
+            doc.label = f"{doc.label} (document {doc.index + 1})"
+
+
+def _raise(problems: list[Problem], infos: dict[int, Doc], files: list[str] | None = None) -> None:
     if problems:
-        raise Failure(_with_headers(problems, infos))
+        raise Failure(_with_headers(problems, infos, files))
 
 
-def _with_headers(problems: list[Problem], infos: dict[int, Doc]) -> list[Problem]:
+def _with_headers(problems: list[Problem], infos: dict[int, Doc], files: list[str] | None = None) -> list[Problem]:
     """Problems grouped by document, each group under AVP's header line (people grep for it)."""
-    labels = sorted({d.label for d in infos.values()}, key=len, reverse=True)
+    by_label = {d.label: d for d in infos.values()}
+    labels = sorted(by_label, key=len, reverse=True)
     groups: dict[str, list[Problem]] = {}
     for p in problems:
         label = next((lb for lb in labels if p.path == lb or p.path.startswith(lb + " ")), "")
@@ -146,7 +171,9 @@ def _with_headers(problems: list[Problem], infos: dict[int, Doc]) -> list[Proble
     out: list[Problem] = []
     for label, group in groups.items():
         if label:
-            out.append(_problem(label, "Replace: could not replace all placeholders in Template:"))
+            group = [_problem(label, "Replace: could not replace all placeholders in Template:")] + group
+            if files:
+                group = [p._replace(file=files[by_label[label].index]) for p in group]
         out += group
     return out
 
@@ -159,6 +186,8 @@ def _plan(doc: Doc, node: dict, secrets_only: bool, problems: list[Problem]) -> 
         if name in ann and parse_bool(ann[name]) is None:
             problems.append(_problem(f"{doc.label} metadata.annotations['{name}']",
                                      f"{name}: expected true or false, got {ann[name]!r}", "avp-annotation"))
+    if doc.ignored and not secrets_only:
+        return []  # AVP: emitted unchanged
     if doc.ignored:
         for slot in strings(node):
             if grammar.scan(slot.value, False):
@@ -180,7 +209,8 @@ def _plan(doc: Doc, node: dict, secrets_only: bool, problems: list[Problem]) -> 
             decoded = base64_template(slot.value, doc.generic)
             if decoded is not None:
                 template, encoded = decoded, True
-        tokens = grammar.scan(template, doc.generic)
+        # Map keys are never resolved (nor by AVP); in AVP's mode only `<path:` in one is an error.
+        tokens = grammar.scan(template, doc.generic and (secrets_only or not slot.is_key))
         if not tokens:
             continue
         where = f"{doc.label} {location(slot.parts)}"
@@ -221,7 +251,7 @@ def _plan(doc: Doc, node: dict, secrets_only: bool, problems: list[Problem]) -> 
 
 # ---- pass 2: paths -------------------------------------------------------------------------
 
-def _check_paths(sites: list[Site], infos: dict[int, Doc], project: str, prefix: str, rules,
+def _check_paths(sites: list[Site], infos: dict[int, Doc], scope: Scope, rules,
                  problems: list[Problem]) -> dict[int, tuple[str, str, str]]:
     """Fill each site's reads; return the annotation read of each document that needs one."""
     doc_reads: dict[int, tuple[str, str, str]] = {}
@@ -242,21 +272,21 @@ def _check_paths(sites: list[Site], infos: dict[int, Doc], project: str, prefix:
                     problems.append(_problem(where, f"generic placeholder {token.text} needs a Vault path in the"
                                                     f" {ANN_PATH} annotation", "placeholder"))
                     continue
-                bad = [(rule, msg) for rule, msg in path_problems(path, prefix, rules.path_validation, project)]
+                bad = path_problems(path, scope, rules.path_validation)
                 if version and version_problem(version):
                     bad.append(("avp-annotation", f"{ANN_VERSION}: {version_problem(version)}"))
                 for rule, msg in bad:
                     problems.append(_problem(where, msg, rule))
                 if not bad:
-                    doc_reads[doc.index] = (path, version, kv)
+                    doc_reads[doc.index] = (canonical(path), version, kv)
                 continue
             where = site.where()
-            bad = path_problems(token.path, prefix, rules.path_validation, project)
-            if token.version and version_problem(token.version):
+            bad = path_problems(token.path, scope, rules.path_validation)
+            if kv == "2" and token.version and version_problem(token.version):  # AVP ignores it on KV v1
                 bad.append(("placeholder", f"{version_problem(token.version)} in {token.text}"))
             for rule, msg in bad:
                 problems.append(_problem(where, msg, rule))
-            site.reads.append((token.path, token.version if kv == "2" else "", kv))
+            site.reads.append((canonical(token.path), token.version if kv == "2" else "", kv))
     return doc_reads
 
 

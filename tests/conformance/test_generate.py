@@ -387,8 +387,9 @@ def test_the_repository_root_outside_argocd(tmp_path):
 def test_plugin_yaml_is_name_only(cmp):
     for plugin in cmp.plugins.values():
         assert "discover" not in plugin.spec, f"{plugin.file}: a discover rule could claim other Applications"
-        assert plugin.spec["generate"]["command"] == ["cmp-render", "generate"]
-    assert sorted(cmp.plugins) == ["argocd-vault-plugin-helm", "cmp-plugin-v1"]
+        generic = plugin.name == "cmp-generic-v1"  # the generic plugin (tests/generic)
+        assert plugin.spec["generate"]["command"] == ["cmp-render", "generic-generate" if generic else "generate"]
+    assert sorted(cmp.plugins) == ["argocd-vault-plugin-helm", "cmp-generic-v1", "cmp-plugin-v1"]
 
 
 def test_discover_never_claims_an_application_without_a_plugin_block(cmp):

@@ -104,25 +104,61 @@ def test_every_file_the_dockerfile_copies_exists_and_is_in_the_build_context():
     assert dockerignore_excludes("cmp_plugin/__pycache__/x.pyc")
 
 
-def test_dockerfile_final_stage_runs_as_999_with_plugin_yaml_and_the_cmp_server_entrypoint():
-    instructions = dockerfile_instructions()
-    froms = [i for i, (w, _) in enumerate(instructions) if w == "FROM"]
-    assert len(froms) == 2, "multi-stage: a builder and a final stage"
-    for i in froms:
-        image = instructions[i][1].split()[0]
-        assert re.match(r"^python:3\.\d+\.\d+-slim(-\w+)?$", image), f"pin the base image by a full tag: {image}"
-    final = instructions[froms[-1]:]
+def stages() -> dict[str, list[tuple[str, str]]]:
+    """Each stage's instructions by name (the last, unnamed one: "final")."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    name = None
+    for word, rest in dockerfile_instructions():
+        if word == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else "final"
+            out[name] = [(word, rest)]
+        elif name is not None:
+            out[name].append((word, rest))
+    return out
+
+
+def test_dockerfile_stages_and_base_images():
+    s = stages()
+    assert list(s) == ["builder", "helm", "runtime", "generic", "final"]
+    for name, instructions in s.items():
+        image = instructions[0][1].split()[0]
+        assert image in s and list(s).index(image) < list(s).index(name) or \
+            re.match(r"^python:3\.\d+\.\d+-slim(-\w+)?$", image), f"pin the base image by a full tag: {image}"
+    assert s["final"][0][1] == "runtime" and s["generic"][0][1] == "runtime AS generic"
+    builder = "\n".join(r for w, r in s["builder"] if w == "RUN")
+    assert "--constraint docker/constraints.txt" in builder
+
+
+@pytest.mark.parametrize("stage, plugin_yaml", [("final", "plugin.yaml"), ("generic", "manifests/generic/plugin.yaml")])
+def test_dockerfile_images_run_as_999_with_their_plugin_yaml_and_the_cmp_server_entrypoint(stage, plugin_yaml):
+    s = stages()
+    final = s["runtime"] + s[stage]
     text = "\n".join(f"{w} {r}" for w, r in final)
-    assert "COPY plugin.yaml /home/argocd/cmp-server/config/plugin.yaml" in text
+    assert f"COPY {plugin_yaml} /home/argocd/cmp-server/config/plugin.yaml" in text
     assert ("USER", "999") in final
     assert ("ENTRYPOINT", '["/var/run/argocd/argocd-cmp-server"]') in final
     env = " ".join(r for w, r in final if w == "ENV")
     for needed in ("HOME=/tmp", "XDG_CACHE_HOME=/tmp/.cache", "PYTHONDONTWRITEBYTECODE=1", "PATH=/opt/cmp-plugin/bin"):
         assert needed in env
     runs = " ".join(r for w, r in final if w == "RUN")
-    assert "pip" not in runs and "apt-get" not in runs, "no build tools in the final image"
-    builder = "\n".join(r for w, r in instructions[: froms[-1]] if w == "RUN")
-    assert "--constraint docker/constraints.txt" in builder
+    assert "pip" not in runs and "apt-get" not in runs, "no build tools in the images"
+    helm = [r for w, r in final if w == "COPY" and "--from=helm" in r]
+    assert helm == (["--from=helm /usr/local/bin/helm /usr/local/bin/helm"] if stage == "generic" else []), \
+        "helm only in the generic image: the project renderer does not use it"
+
+
+def test_helm_is_pinned_by_version_and_checksum():
+    s = stages()
+    args = dict(r.split("=", 1) for w, r in s["helm"] if w == "ARG" and "=" in r)
+    assert args["HELM_VERSION"] == "v4.2.3"  # the Helm engine of helm-python-sdk, which the tests render with
+    for arch in ("AMD64", "ARM64"):
+        assert re.fullmatch(r"[0-9a-f]{64}", args[f"HELM_SHA256_{arch}"])
+    (add,) = [r for w, r in s["helm"] if w == "ADD"]
+    assert add == "https://get.helm.sh/helm-${HELM_VERSION}-linux-${TARGETARCH}.tar.gz /tmp/helm.tar.gz"
+    run = " ".join(r for w, r in s["helm"] if w == "RUN")
+    assert "sha256sum --check --strict" in run and run.index("sha256sum") < run.index("tar -xzf")
+    assert ("SHELL", '["/bin/bash", "-o", "pipefail", "-c"]') in s["helm"]
 
 
 def test_the_build_backend_is_pinned():
@@ -155,8 +191,8 @@ def test_constraints_pin_every_runtime_dependency():
 # --------------------------------------------------------------------------- manifests/
 
 def kustomize(work: Path, edit=lambda text: text) -> list[dict]:
-    """`kubectl kustomize manifests/` (with the seed-compat component), Argo CD replaced by a stand-in;
-    edit changes kustomization.yaml's text first."""
+    """`kubectl kustomize manifests/` (with the seed-compat and generic components), Argo CD replaced
+    by a stand-in; edit changes kustomization.yaml's text first."""
     kubectl = shutil.which("kubectl")
     if not kubectl:
         pytest.skip("kubectl is not installed (it builds kustomizations offline)")
@@ -165,8 +201,8 @@ def kustomize(work: Path, edit=lambda text: text) -> list[dict]:
     text = (work / "kustomization.yaml").read_text()
     assert ARGOCD_INSTALL.search(text), "kustomization.yaml should pin Argo CD's install.yaml"
     text = ARGOCD_INSTALL.sub("  - argocd-repo-server.yaml", text)
-    text = text.replace("# components:\n#   - seed-compat", "components:\n  - seed-compat")
-    assert "- seed-compat" in text
+    text = text.replace("# components:\n#   - seed-compat\n#   - generic", "components:\n  - seed-compat\n  - generic")
+    assert "- seed-compat" in text and "  - generic" in text
     (work / "kustomization.yaml").write_text(edit(text))
     result = subprocess.run([kubectl, "kustomize", str(work)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -251,6 +287,35 @@ def test_the_seed_compat_sidecar_mounts_its_plugin_yaml(built):
     assert env["CMP_BIND_APP_NAME"] == "true", "the seed's Applications are named after their project"
     main = {e["name"]: e.get("value") for e in containers["cmp-plugin"]["env"]}
     assert main["CMP_BIND_APP_PROJECT"] == main["CMP_BIND_APP_NAME"] == "true"
+
+
+def test_the_generic_sidecar(built):
+    """manifests/generic: its own image (with helm), the same hardening, confined Vault paths."""
+    containers, deployment = sidecars(built)
+    c = containers["cmp-plugin-generic"]
+    assert c["image"] == "ghcr.io/example/cmp-plugin-generic:0.1.0"
+    assert c["command"] == ["/var/run/argocd/argocd-cmp-server"]
+    main = containers["cmp-plugin"]
+    assert c["securityContext"] == main["securityContext"]
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    assert mounts["/var/run/argocd"] == "var-files" and mounts["/home/argocd/cmp-server/plugins"] == "plugins"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]] and mounts["/tmp"] not in {
+        m["name"] for other in containers.values() if other is not c for m in other["volumeMounts"]
+        if m["mountPath"] == "/tmp"}
+    assert volumes[mounts["/var/run/secrets/cmp-plugin"]]["projected"]["sources"][0]["serviceAccountToken"][
+        "audience"] == "vault"
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["CMP_RESOLVE_PREFIXES"] == "kv/data/apps/{project}/{namespace}"
+    assert "CMP_RESOLVE_ANY_PATH" not in env
+    from cmp_plugin.resolve.prefixes import scope_from
+    from cmp_plugin.secrets.config import load_vault_config
+
+    scope = scope_from(dict(env, ARGOCD_APP_PROJECT_NAME="team-a", ARGOCD_APP_NAMESPACE="web"))
+    assert scope.prefixes == ("kv/data/apps/team-a/web",) and not scope.any_path
+    config = load_vault_config(env)
+    assert (config.auth, config.k8s_role, config.k8s_token_path) == (
+        "k8s", "cmp-generic", "/var/run/secrets/cmp-plugin/vault-token")
 
 
 def test_the_sidecar_env_configures_the_renderer_and_vault(built, tmp_path):

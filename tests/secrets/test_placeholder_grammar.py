@@ -24,19 +24,28 @@ from vault_docs import b64, secret
     ("<path:kv/data/a#k | jsonPath {.x#y}>", False, [("inline", "path:kv/data/a#k", "kv/data/a", "k", "", (" jsonPath {.x#y}",))]),
     ("<path:kv/data/a#k | jsonPath {.items[?(@.n<3)]}>", False,
      [("inline", "path:kv/data/a#k", "kv/data/a", "k", "", (" jsonPath {.items[?(@.n<3)]}",))]),
-    # generic placeholders only with the annotation, and only when they look like a key
+    # generic placeholders only with the annotation; then, as in AVP, every <...> on one line is
+    # one, its key trimmed of spaces (not tabs): nothing between < and > passes through unresolved
     ("<password>", False, []),
+    ("a < b > c", False, []),
     ("<password>", True, [("generic", "password", "", "password", "", ())]),
     ("<password | base64encode>", True, [("generic", "password", "", "password", "", (" base64encode",))]),
     ("<db.pass-1_x >", True, [("generic", "db.pass-1_x", "", "db.pass-1_x", "", ())]),
-    ("a < b > c", True, []),
-    ("< b >", True, []),
-    ("<my key>", True, []),
-    ("<br/>", True, []),
-    ("<>", True, []),
-    ("if a<b and c>d", True, []),
-    ("<p>\n</p>", True, [("generic", "p", "", "p", "", ())]),
+    ("<  key >", True, [("generic", "key", "", "key", "", ())]),
+    ("< key | base64encode >", True, [("generic", "key", "", "key", "", (" base64encode ",))]),
+    ("<  data |jsonPath  {.a}|  jsonParse >", True,
+     [("generic", "data", "", "data", "", ("jsonPath  {.a}", "  jsonParse "))]),
+    ("a < b > c", True, [("generic", "b", "", "b", "", ())]),
+    ("<my key>", True, [("generic", "my key", "", "my key", "", ())]),
+    ("<br/>", True, [("generic", "br/", "", "br/", "", ())]),
+    ("<>", True, [("generic", "", "", "", "", ())]),
+    ("<\tk>", True, [("generic", "\tk", "", "\tk", "", ())]),
+    ("<<k>>", True, [("generic", "k", "", "k", "", ())]),
+    ("if a<b and c>d", True, [("generic", "b and c", "", "b and c", "", ())]),
+    ("<p>\n</p>", True, [("generic", "p", "", "p", "", ()), ("generic", "/p", "", "/p", "", ())]),
     ("<key\n>", True, []),
+    # `< path:...>` is inline in an annotated document, as in AVP
+    ("< path:kv/data/a#k >", True, [("inline", "path:kv/data/a#k", "kv/data/a", "k", "", ())]),
 ])
 def test_scan(text, generic, expected):
     got = [(t.kind, t.name, t.path, t.key, t.version, t.stages) for t in scan(text, generic)]
@@ -55,6 +64,12 @@ def test_malformed_inline_is_reported_not_skipped(text, why):
     (token,) = scan(text, False)
     assert token.kind == "malformed"
     assert why in token.error
+
+
+def test_text_before_path_is_malformed_in_annotated_documents():
+    # AVP would read <x path:P#K> as an inline placeholder; here it is an error, never passed through
+    (token,) = scan("<x path:kv/data/a#k>", True)
+    assert token.kind == "malformed" and "text before path:" in token.error
 
 
 def test_placeholders_never_span_lines():
@@ -81,6 +96,7 @@ def test_find_placeholders_everywhere():
         ("Deployment/web spec.args[0][1]", "<path:kv/data/shop/x#n>"),
         ("Deployment/web spec.env['<path:kv/data/shop/x#k>'] (map key)", "<path:kv/data/shop/x#k>"),
         ("Secret/generic stringData.d", "<password>"),
+        ("Secret/generic stringData.e", "< b >"),
         ("Secret/ignored stringData.g", "<path:kv/data/shop/x#g>"),
         ("Secret/broken stringData.i", "<path:kv/data/shop/x"),
     ]

@@ -124,7 +124,9 @@ def login_stub(mount_seen: list):
     ({"AVP_AUTH_TYPE": "k8s", "AVP_K8S_ROLE": "r1", "AVP_MOUNT_PATH": "auth/kube2"}, "/v1/auth/kube2/login"),
     ({"AVP_AUTH_TYPE": "approle", "AVP_ROLE_ID": "rid", "AVP_SECRET_ID": "sid", "AVP_MOUNT_PATH": "auth/ar"},
      "/v1/auth/ar/login"),
-    ({"ARGOCD_ENV_AVP_AUTH_TYPE": "k8s", "ARGOCD_ENV_AVP_K8S_ROLE": "r1"}, "/v1/auth/kubernetes/login"),
+    # an Application's auth settings never count, not even where the sidecar sets none
+    ({"AVP_AUTH_TYPE": "k8s", "AVP_K8S_ROLE": "r1", "ARGOCD_ENV_AVP_K8S_MOUNT_PATH": "auth/app-chosen",
+      "ARGOCD_ENV_AVP_MOUNT_PATH": "auth/app-chosen"}, "/v1/auth/kubernetes/login"),
 ])
 def test_login_paths(cache_dir, jwt_file, extra, login_path):
     logins: list = []

@@ -119,13 +119,13 @@ def test_bare_placeholder_under_data_must_be_base64(kv, env):
 
 def test_generic_placeholders_and_annotations(world, kv, env, proxy):
     ann = {"avp.kubernetes.io/path": kv}
-    docs = [secret("g", string_data={"p": "<password>", "u": "<user | base64encode>", "t": "a < b > c, <my key>",
+    docs = [secret("g", string_data={"p": "<password>", "u": "< user | base64encode >", "t": "a < user > c",
                                      "i": f"<path:{kv}#password#1>"}, annotations=ann),
             secret("v", string_data={"p": "<password>", "i": f"<path:{kv}#password>"},
                    annotations=dict(ann, **{"avp.kubernetes.io/secret-version": "2"})),
             secret("none", string_data={"x": "no generic placeholders"}, annotations=ann)]
     g, v, none = run(docs, env)
-    assert g["stringData"] == {"p": "pw-three", "u": b64("app"), "t": "a < b > c, <my key>", "i": "pw-one"}
+    assert g["stringData"] == {"p": "pw-three", "u": b64("app"), "t": "a app c", "i": "pw-one"}
     # secret-version is for the annotation path only, never for inline placeholders
     assert v["stringData"] == {"p": "pw-two", "i": "pw-three"}
     assert g["metadata"]["annotations"] == ann  # annotations stay, as with AVP

@@ -1,0 +1,139 @@
+"""Fixtures of the generic plugin's tests: a gitops repository with a Helm chart and a directory
+of plain manifests, both holding argocd-vault-plugin placeholders, and an OpenBao whose secrets
+they name (KV v2 at kv/, below kv/data/apps/<AppProject>/<namespace>/)."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+
+import pytest
+
+from openbao_plugin import openbao_server  # noqa: F401  (fixture)
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+PASSWORD = "pw-3x<Amp&>"
+PREFIXES = "kv/data/apps/{project}/{namespace}"
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    "values.yaml": "replicas: 1\nimage: nginx:1.27\nsecretPath: kv/data/apps/team-a/web/db\nextraEnv: {}\n",
+    "values-prod.yaml": "replicas: 3\n",
+    "templates/deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+spec:
+  replicas: {{ .Values.replicas }}
+  template:
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+          env:
+            - name: DB_USER
+              value: <path:{{ .Values.secretPath }}#user>
+            {{- range $k, $v := .Values.extraEnv }}
+            - name: {{ $k }}
+              value: {{ $v | quote }}
+            {{- end }}
+""",
+    "templates/secret.yaml": """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-db
+  annotations:
+    avp.kubernetes.io/path: {{ .Values.secretPath }}
+stringData:
+  password: <password>
+data:
+  dsn: {{ printf "postgres://<user>:<password | urlencode>@db/%s" .Release.Name | b64enc }}
+""",
+    "templates/NOTES.txt": "installed {{ .Release.Name }}\n",
+    "crds/widgets.yaml": "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n"
+                         "  name: widgets.example.com\n",
+}
+
+MANIFESTS = {
+    "b.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  annotations:
+    avp.kubernetes.io/path: kv/data/apps/team-a/web/db
+data:
+  user: <  user >
+""",
+    "a/secret.yml": """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+stringData:
+  password: <path:kv/data/apps/team-a/web/db#password>
+""",
+}
+
+
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.fixture
+def gitops(tmp_path) -> Path:
+    """A repository: charts/web (a Helm chart), manifests/web (plain manifests)."""
+    repo = tmp_path / "gitops"
+    write_tree(repo / "charts" / "web", CHART)
+    write_tree(repo / "manifests" / "web", MANIFESTS)
+    (repo / ".git").mkdir()
+    return repo
+
+
+class Vault:
+    def __init__(self, bao):
+        self.bao = bao
+        self.addr = bao.addr
+        bao.enable_kv("kv", 2)
+        bao.policy("cmp-generic", 'path "kv/data/apps/*" { capabilities = ["read"] }')
+        self.token = bao.token(["cmp-generic"])
+        bao.put_kv2("kv", "apps/team-a/web/db", {"user": "app", "password": PASSWORD})
+        bao.put_kv2("kv", "apps/team-b/web/db", {"user": "other", "password": "pw-of-team-b"})
+
+    def env(self, **extra) -> dict:
+        return {"VAULT_ADDR": self.addr, "VAULT_TOKEN": self.token, "CMP_RESOLVE_PREFIXES": PREFIXES, **extra}
+
+
+@pytest.fixture(scope="session")
+def vault(openbao_server):  # noqa: F811
+    return Vault(openbao_server)
+
+
+def argocd_env(name="web", project="team-a", namespace="web", **plugin_env) -> dict:
+    """The request variables argocd-cmp-server adds (no parameters: ARGOCD_APP_PARAMETERS null)."""
+    env = {"ARGOCD_APP_NAME": name, "ARGOCD_APP_PROJECT_NAME": project, "ARGOCD_APP_NAMESPACE": namespace,
+           "ARGOCD_APP_PARAMETERS": "null"}
+    env.update({f"ARGOCD_ENV_{k}": v for k, v in plugin_env.items()})
+    return env
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
