@@ -53,14 +53,15 @@ def needed_keys(docs: list[dict]) -> list[tuple[str, str]]:
 def check_keys(keys: list[tuple[str, str]], *, project: str, prefix: str, env) -> list[Problem]:
     """A problem for every key that Vault does not hold (or could not be asked about); [] if all exist."""
     from cmp_plugin.secrets.config import load_rules, load_vault_config
-    from cmp_plugin.secrets.paths import path_problems, prefix_problem
+    from cmp_plugin.secrets.paths import Scope, path_problems, prefix_problem
 
     rules = load_rules(env)
     if prefix_problem(prefix):
         return [run_problem(prefix_problem(prefix), "vault-prefix")]
     problems, paths = [], {}
+    scope = Scope.project(prefix, project)
     for path, key in keys:
-        bad = path_problems(path, prefix, rules.path_validation, project)
+        bad = path_problems(path, scope, rules.path_validation)
         problems += [_key_problem(path, key, message, rule) for rule, message in bad]
         if not bad:
             paths.setdefault(path, []).append(key)
