@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from cmp_plugin.problems import Problem, run_problem
-from cmp_plugin.secrets.operators import destination_keys, destination_name
+
+_OPERATOR_KINDS = ("ExternalSecret", "VaultStaticSecret")
 
 PLACEHOLDER = re.compile(r"<path:([^#<>]+)#[^<>]*>")
 
@@ -21,21 +22,59 @@ def _identity(doc: dict) -> tuple:
     return (group, doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])
 
 
-def _walk(value, path=()):
-    """(path, key, value) of every mapping entry, depth first, in document order."""
+# Keys under which an object may refer to another (see _references).
+_REFERENCE_KEYS = frozenset((
+    "secretKeyRef", "secretRef", "secret", "configMap", "persistentVolumeClaim", "imagePullSecrets",
+    "apiToken", "webhookSecret", "serviceAccountName", "eventBusName", "eventSourceName", "workflowTemplateRef",
+))
+
+
+def _scan(doc: dict) -> tuple[list, list]:
+    """One walk of an object: (path in spec, key, value) of every entry of its spec under a
+    reference key, and (path, text) of every string that holds `<path:` (keys and list items
+    included; a key's path is its mapping's), both depth first in document order."""
+    refs: list = []
+    found: list = []
+    for key, item in doc.items():
+        if isinstance(key, str) and "<path:" in key:
+            found.append(((), key))
+        if isinstance(item, str):
+            if "<path:" in item:
+                found.append(((key,), item))
+        elif isinstance(item, (dict, list)):
+            _walk(item, [key], refs if key == "spec" else None, found)
+    return refs, found
+
+
+def _walk(value, path: list, refs: list | None, found: list) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            yield path, key, item
-            yield from _walk(item, path + (key,))
-    elif isinstance(value, list):
+            if refs is not None and key in _REFERENCE_KEYS:
+                refs.append((tuple(path[1:]), key, item))
+            if isinstance(key, str) and "<path:" in key:
+                found.append((tuple(path), key))
+            if isinstance(item, str):
+                if "<path:" in item:
+                    found.append((tuple(path) + (key,), item))
+            elif isinstance(item, (dict, list)):
+                path.append(key)
+                _walk(item, path, refs, found)
+                path.pop()
+    else:
         for i, item in enumerate(value):
-            yield from _walk(item, path + (i,))
+            if isinstance(item, str):
+                if "<path:" in item:
+                    found.append((tuple(path) + (i,), item))
+            elif isinstance(item, (dict, list)):
+                path.append(i)
+                _walk(item, path, refs, found)
+                path.pop()
 
 
-def _references(doc: dict):
-    """(kind, name, key-or-None, where) for every reference an object makes."""
+def _references(doc: dict, entries: list):
+    """(kind, name, key-or-None, where) for every reference an object makes; entries: _scan's."""
     kind = doc["kind"]
-    for path, key, value in _walk(doc.get("spec", {})):
+    for path, key, value in entries:
         where = ".".join(map(str, ("spec",) + path + (key,)))
         if key == "secretKeyRef" and isinstance(value, dict):
             yield "Secret", value.get("name"), value.get("key"), where
@@ -104,8 +143,10 @@ def _defined(docs: list[dict]) -> dict[tuple, dict]:
         out[(doc["kind"], ns, doc["metadata"]["name"])] = doc
         if doc["kind"] == "EventSource" and doc.get("spec", {}).get("service"):
             out[("Service", ns, doc["metadata"]["name"] + "-eventsource-svc")] = doc
-        produced = destination_keys(doc)
-        if produced is not None:  # the Secret an operator writes, with the keys it writes
+        if doc["kind"] in _OPERATOR_KINDS:  # the Secret an operator writes, with the keys it writes
+            from cmp_plugin.secrets.operators import destination_keys, destination_name
+
+            produced = destination_keys(doc)
             out[("Secret", ns, destination_name(doc))] = {"stringData": dict.fromkeys(produced, "")}
     return out
 
@@ -133,16 +174,17 @@ def check(docs: list[dict], *, vault_prefix: str, resolved: bool) -> list[Proble
     if out:
         return out
     defined = _defined(docs)
-    for doc in docs:
+    scans = [_scan(doc) for doc in docs]
+    for doc, (entries, _) in zip(docs, scans):
         ns, label = doc["metadata"].get("namespace", ""), f"{doc['kind']} {doc['metadata']['name']!r}"
-        for kind, name, key, where in _references(doc):
+        for kind, name, key, where in _references(doc, entries):
             target = defined.get((kind, ns, name))
             if target is None:
                 out.append(run_problem(f"check: {label} {where} refers to {kind} {name!r}, which the output does not define", "reference"))
             elif kind == "Secret" and key is not None and key not in _secret_keys(target):
                 out.append(run_problem(f"check: {label} {where} refers to key {key!r} of Secret {name!r}, which has no such key", "reference"))
     out += _selector_problems(docs)
-    out += _placeholder_problems(docs, vault_prefix, resolved)
+    out += _placeholder_problems(docs, [found for _, found in scans], vault_prefix, resolved)
     return out
 
 
@@ -157,6 +199,15 @@ def _selector_problems(docs: list[dict]) -> list[Problem]:
     """A Service, PodDisruptionBudget or NetworkPolicy naming pod labels selects the pods of exactly
     one workload (a NetworkPolicy for all pods, or for Argo's, names none)."""
     workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")]
+    # (label, value) -> indexes of the workloads whose pods carry it: one lookup per selector
+    # label instead of a scan of every workload for every selector
+    carrying: dict = {}
+    for index, workload in enumerate(workloads):
+        for pair in _pod_labels(workload).items():
+            try:
+                carrying.setdefault(pair, []).append(index)
+            except TypeError:  # an unhashable label value cannot equal a selector's string
+                pass
     out = []
     for doc in docs:
         if doc["kind"] == "Service":
@@ -169,7 +220,18 @@ def _selector_problems(docs: list[dict]) -> list[Problem]:
             continue
         if not selector:
             continue
-        chosen = [w for w in workloads if all(_pod_labels(w).get(k) == v for k, v in selector.items())]
+        chosen = None
+        for pair in selector.items():
+            try:
+                found = carrying.get(pair, ()) if pair[1] is not None else None
+            except TypeError:
+                found = None
+            if found is None:  # None (a missing label equals it) or unhashable: compare with each
+                found = [i for i, w in enumerate(workloads) if _pod_labels(w).get(pair[0]) == pair[1]]
+            chosen = set(found) if chosen is None else chosen & set(found)
+            if not chosen:
+                break
+        chosen = [workloads[i] for i in sorted(chosen)]
         if len(chosen) != 1:
             names = ", ".join(f"{w['kind']} {w['metadata']['name']!r}" for w in chosen) or "none"
             out.append(run_problem(f"check: {doc['kind']} {doc['metadata']['name']!r} selects the pods of {len(chosen)} "
@@ -177,27 +239,12 @@ def _selector_problems(docs: list[dict]) -> list[Problem]:
     return out
 
 
-def _strings(value, path=()):
-    """(path, text) of every string, keys and list items included, depth first."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str):
-                yield path, key
-            yield from _strings(item, path + (key,))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _strings(item, path + (i,))
-
-
-def _placeholder_problems(docs: list[dict], vault_prefix: str, resolved: bool) -> list[Problem]:
+def _placeholder_problems(docs: list[dict], strings: list[list], vault_prefix: str, resolved: bool) -> list[Problem]:
+    """strings: per object, _scan's strings that hold `<path:`."""
     out = []
-    for doc in docs:
+    for doc, found in zip(docs, strings):
         label = f"{doc['kind']} {doc['metadata']['name']!r}"
-        for path, value in _strings(doc):
-            if "<path:" not in value:
-                continue
+        for path, value in found:
             where = ".".join(map(str, path)) or "(document)"
             if resolved:
                 out.append(run_problem(f"check: {label} {where} still holds an unresolved Vault placeholder", "unresolved"))

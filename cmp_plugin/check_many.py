@@ -12,10 +12,12 @@ from cmp_plugin.validate import validate
 
 def check_files(paths: list[str], settings: Settings) -> tuple[list[Problem], int]:
     problems: list[Problem] = []
-    owners: dict[str, tuple[str, str, tuple]] = {}  # domain -> (file, project, path)
-    # webhook path -> (file, project, place): all projects share the webhook host, and project "a-b"
+    # domain -> (file, project, where): positions are looked up only for a conflict (a file that
+    # fastyaml read finds them with PyYAML, which a check of valid files never needs)
+    owners: dict[str, tuple] = {}
+    # webhook path -> (file, project, where): all projects share the webhook host, and project "a-b"
     # with app "c" and project "a" with app "b-c" both get /a-b-c
-    hooks: dict[str, tuple[str, str, tuple]] = {}
+    hooks: dict[str, tuple] = {}
     projects: dict[str, str] = {}  # project name -> file
     for path in paths:
         loaded = load_stage.load_file(path)
@@ -32,17 +34,18 @@ def check_files(paths: list[str], settings: Settings) -> tuple[list[Problem], in
                 where = ("applications", i, "name")
                 hook = naming.app_names(name, app["name"])["webhook_path"]
                 if hook in hooks and hooks[hook][1] != name:
-                    file, other, other_place = hooks[hook]
+                    file, other, (other_loaded, other_where) = hooks[hook]
+                    line, col = other_loaded.place(other_where)
                     problems.append(loaded.problem(where, f"webhook path {hook!r} is also derived by project {other!r} "
-                                                          f"({file}:{other_place[0]}:{other_place[1]})", "webhook-conflict"))
+                                                          f"({file}:{line}:{col})", "webhook-conflict"))
                 else:
-                    hooks.setdefault(hook, (path, name, loaded.place(where)))
+                    hooks.setdefault(hook, (path, name, (loaded, where)))
             for j, domain in enumerate(app.get("domains") or []):
                 where = ("applications", i, "domains", j)
                 if domain in owners and owners[domain][1] != name:
-                    file, other, other_path = owners[domain]
-                    other_place = f"{file}:{other_path[0]}:{other_path[1]}"
-                    problems.append(loaded.problem(where, f"domain {domain!r} is also claimed by project {other!r} ({other_place})", "domain-conflict"))
+                    file, other, (other_loaded, other_where) = owners[domain]
+                    line, col = other_loaded.place(other_where)
+                    problems.append(loaded.problem(where, f"domain {domain!r} is also claimed by project {other!r} ({file}:{line}:{col})", "domain-conflict"))
                 else:
-                    owners.setdefault(domain, (path, name, loaded.place(where)))
+                    owners.setdefault(domain, (path, name, (loaded, where)))
     return problems, len(paths)

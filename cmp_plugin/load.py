@@ -3,6 +3,10 @@
 PyYAML composes the node tree (C parser when available); this module builds the values
 itself so that it can refuse what `yaml.safe_load` lets through: duplicate keys, alias
 expansion bombs, several documents, oversized or non-UTF-8 input.
+
+A file in the plain subset of YAML that `fastyaml` reads (most project files) is read by it
+instead, and PyYAML, which costs more to import than a whole render, is not loaded at all;
+where each value stands is then read with PyYAML only when a problem needs a position.
 """
 
 from __future__ import annotations
@@ -10,15 +14,13 @@ from __future__ import annotations
 import os
 import stat
 
-import yaml
-
+from cmp_plugin import fastyaml
 from cmp_plugin.problems import Problem
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # values built after alias expansion; a real project file has a few hundred
 MAX_DEPTH = 64
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 _STR_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}  # keep as written text
 
@@ -32,9 +34,27 @@ class Loaded:
     def __init__(self, file: str):
         self.file = file
         self.value = None
-        self.places: dict = {}  # Path -> (line, col) of the value
-        self.key_places: dict = {}  # Path -> (line, col) of the mapping key
+        self._places: dict = {}  # Path -> (line, col) of the value
+        self._key_places: dict = {}  # Path -> (line, col) of the mapping key
         self.problems: list = []
+        self._unplaced: str | None = None  # text read by fastyaml, whose positions are not known yet
+
+    @property
+    def places(self) -> dict:
+        self._place_values()
+        return self._places
+
+    @property
+    def key_places(self) -> dict:
+        self._place_values()
+        return self._key_places
+
+    def _place_values(self) -> None:
+        if self._unplaced is not None:  # PyYAML reads the same value, with its positions
+            text, self._unplaced = self._unplaced, None
+            full = Loaded(self.file)
+            _load_text(text, full)
+            self._places, self._key_places = full._places, full._key_places
 
     def place(self, path: Path, key: bool = False) -> tuple[int, int]:
         """Best known position for path: its key or value, else the nearest ancestor."""
@@ -79,34 +99,74 @@ def load_bytes(data: bytes, file: str) -> Loaded:
         return out
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = _Loader(text)
+    fast = _fast_value(text)
+    if fast is not None:
+        out.value = fast[0]
+        out._unplaced = text
+        return out
+    _load_text(text, out)
+    return out
+
+
+def _fast_value(text: str) -> tuple | None:
+    """(value,) of a file in fastyaml's subset that loads without a problem, else None: PyYAML
+    then reads it and reports what is wrong. The subset has no tags, anchors, merge keys or
+    duplicate keys; several documents, or too many or too deeply nested values, are PyYAML's too."""
+    try:
+        value = fastyaml.load_one(text)
+    except fastyaml.Unsupported:
+        return None
+    count = [0]
+
+    def walk(node, depth):
+        count[0] += 1
+        if depth > MAX_DEPTH or count[0] > MAX_NODES:
+            raise fastyaml.Unsupported("too big")
+        if isinstance(node, (dict, list)):
+            for item in node.values() if isinstance(node, dict) else node:
+                walk(item, depth + 1)
+
+    try:
+        if value is not None:
+            walk(value, 0)
+    except (fastyaml.Unsupported, RecursionError):
+        return None
+    return (value,)
+
+
+def _load_text(text: str, out: Loaded) -> None:
+    """PyYAML's reading of the text into out: value, positions and problems."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
     except yaml.composer.ComposerError as exc:
         if "expected a single document" in str(exc):
             mark = exc.problem_mark
-            out.problems.append(Problem(file, mark.line + 1, mark.column + 1, "",
+            out.problems.append(Problem(out.file, mark.line + 1, mark.column + 1, "",
                                         "expected one YAML document, found more", "syntax"))
         else:
-            out.problems.append(_yaml_problem(exc, file, text))
-        return out
+            out.problems.append(_yaml_problem(exc, out.file, text))
+        return
     except yaml.YAMLError as exc:
-        out.problems.append(_yaml_problem(exc, file, text))
-        return out
+        out.problems.append(_yaml_problem(exc, out.file, text))
+        return
     finally:
         loader.dispose()
     if node is None:
-        return out
+        return
     budget = [MAX_NODES]
     try:
         out.value = _build(node, (), out, loader, budget, 0)
     except _TooBig as exc:
-        out.problems.append(Problem(file, 1, 1, "", str(exc), "aliases"))
+        out.problems.append(Problem(out.file, 1, 1, "", str(exc), "aliases"))
         out.value = None
-    return out
 
 
-def _yaml_problem(exc: yaml.YAMLError, file: str, text: str = "") -> Problem:
+def _yaml_problem(exc, file: str, text: str = "") -> Problem:
+    import yaml
+
     if isinstance(exc, yaml.reader.ReaderError):  # a control character; the C reader gives no mark
         pos = exc.position
         line = text.count("\n", 0, pos) + 1
@@ -126,6 +186,8 @@ def _mark(node) -> tuple[int, int]:
 
 
 def _build(node, path: Path, out: Loaded, loader, budget: list, depth: int):
+    import yaml
+
     budget[0] -= 1
     if budget[0] < 0:
         raise _TooBig(f"more than {MAX_NODES} values after expanding aliases (an alias bomb?)")

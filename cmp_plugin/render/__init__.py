@@ -8,14 +8,13 @@ inside the expression: `{{ registry ~ "/" ~ name }}`, never `{{ registry }}/{{ n
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from functools import lru_cache
 import os
 
-import yaml
-
-from cmp_plugin import isolation
+from cmp_plugin import fastyaml, isolation
 from cmp_plugin.model import Project
 from cmp_plugin.problems import Failure, run_problem
 from cmp_plugin.settings import Settings
@@ -48,6 +47,9 @@ def _escape(match: re.Match) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+_QUOTED: dict[str, str] = {}  # str -> yaml_scalar(str): a render quotes the same names many times
+
+
 class UnsafeValue(ValueError):
     pass
 
@@ -58,8 +60,15 @@ def yaml_scalar(value) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if type(value) is str:
+        text = _QUOTED.get(value)
+        if text is None:
+            # no character of the result can end any YAML quoting context or start a comment
+            text = _ESCAPE.sub(_escape, json.dumps(value, ensure_ascii=False))
+            if len(_QUOTED) < 10_000:
+                _QUOTED[value] = text
+        return text
     if isinstance(value, str):
-        # no character of the result can end any YAML quoting context or start a comment
         return _ESCAPE.sub(_escape, json.dumps(value, ensure_ascii=False))
     if value is None:
         return "null"
@@ -128,6 +137,9 @@ def environment():
     )
     env.filters.update(host_rule=host_rule, regex_literal=regex_literal, k8s_literal=k8s_literal)
     env.globals.update(argo=argo_expression)
+    # Modules and the template engine live as long as the process: the cyclic collector need not
+    # scan them again each time a render's allocations trigger it (docs.python.org/3/library/gc.html#gc.freeze).
+    gc.freeze()
     return env
 
 
@@ -143,9 +155,18 @@ def render(project: Project, settings: Settings) -> list[dict]:
         text = render_text(project, settings)
     except UnsafeValue as exc:
         raise Failure(run_problem(f"render: {exc}", "render")) from None
+    try:
+        return fastyaml.load_all(text)
+    except fastyaml.Unsupported:  # text the fast reader does not know: PyYAML reads it, or says why not
+        return load_with_pyyaml(text)
+
+
+def load_with_pyyaml(text: str) -> list[dict]:
+    """The documents of the templates' output as PyYAML's safe loader reads them."""
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        docs = [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+        return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     except yaml.YAMLError as exc:  # a template bug, never project input: say where
         raise Failure(run_problem(f"render: templates produced invalid YAML: {exc}", "render")) from None
-    return docs

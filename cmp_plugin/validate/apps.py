@@ -7,7 +7,6 @@ every problem.
 
 from __future__ import annotations
 
-import difflib
 
 from cmp_plugin import naming, wiring
 from cmp_plugin.load import Loaded
@@ -181,7 +180,9 @@ def _env_problems(loaded: Loaded, at: tuple, app: dict, databases: dict[str, dic
             continue
         path = at + ("uses", j)
         if name not in databases:
-            hint = difflib.get_close_matches(name, list(databases), n=1)
+            from difflib import get_close_matches  # imported only when a file has a problem
+
+            hint = get_close_matches(name, list(databases), n=1)
             known = f"did you mean {hint[0]!r}?" if hint else (
                 f"the project's databases are {', '.join(sorted(databases))}" if databases else "the project has no databases")
             out.append(loaded.problem(path, f"unknown database {name!r}; {known}", "uses"))

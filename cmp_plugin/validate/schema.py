@@ -7,7 +7,6 @@ pays for jsonschema, which then produces the messages. A test keeps the two in a
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from functools import lru_cache
@@ -145,10 +144,12 @@ def _explain(error, loaded: Loaded) -> list[Problem]:
     path = tuple(error.absolute_path)
     kw, node, value = error.validator, error.schema, error.instance
     if kw == "additionalProperties" and isinstance(value, dict):
+        from difflib import get_close_matches  # imported only when a file has a problem
+
         known = sorted(node.get("properties", {}))
         out = []
         for key in sorted(k for k in value if k not in node.get("properties", {})):
-            hint = difflib.get_close_matches(key, known, n=1)
+            hint = get_close_matches(key, known, n=1)
             tail = f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {', '.join(known)}"
             out.append(loaded.problem(path + (key,), f"unknown field {key!r}{tail}", "schema", key=True))
         return out
