@@ -113,10 +113,11 @@ strings = st.one_of(
 
 
 def _read(text: str):
-    """('ok', docs) from the reader's own parser (no safety net), or ('unsupported', None)."""
+    """('ok', docs) from the reader's own parser (no safety net but for deep nesting), or
+    ('unsupported', None)."""
     try:
         return "ok", reader._load_all(text)
-    except reader.Unsupported:
+    except (reader.Unsupported, RecursionError):
         return "unsupported", None
 
 
@@ -221,6 +222,27 @@ def test_reader_examples(text, expected):
             reader.load_all(text)
     else:
         assert same(reader.load_all(text), expected) and same(pyyaml_docs(text), expected)
+
+
+@pytest.mark.parametrize("text", [
+    "a: [" + "1" * 80 + ", x]\n",  # a number token that could be split into shorter ones, then a failure
+    "a: [" + "1" * 80 + ", \"x\"] x\n",
+    "a: {\"k\": " + "9" * 80 + "1, \"l\": x}\n",
+    "a: \"" + "\\u0041" * 2000 + "\"\n",
+    "a: \"" + "\\" * 3001 + "\n",
+    "a: " + "[" * 3000 + "]" * 3000 + "\n",
+    "- " * 3000 + "x\n",
+])
+def test_hostile_text_is_read_or_refused_at_once(text):
+    """A project file is untrusted: nothing in the reader backtracks over its input (a pattern that
+    did would make these take hours; they take microseconds)."""
+    outcome, docs = _read(text)
+    try:
+        expected = pyyaml_docs(text)
+    except (yaml.YAMLError, RecursionError):
+        assert outcome == "unsupported"
+        return
+    assert outcome == "unsupported" or same(docs, expected)
 
 
 def test_render_falls_back_to_pyyaml_outside_the_subset(monkeypatch):
