@@ -224,6 +224,20 @@ def test_reader_examples(text, expected):
         assert same(reader.load_all(text), expected) and same(pyyaml_docs(text), expected)
 
 
+@pytest.mark.parametrize("value", ["\udc00", "\ud800", "\ud83d\ude00", "x\udfffy", "\ufffe", "\U0010ffff"])
+@pytest.mark.parametrize("template", TEMPLATE_CONTEXTS)
+def test_surrogates_are_refused_as_pyyaml_refuses_them(value, template):
+    """JSON reads an escaped lone surrogate; YAML refuses it: so must the reader."""
+    text = environment().from_string(template).render(v=value)
+    outcome, docs = _read(text)
+    try:
+        expected = pyyaml_docs(text)
+    except yaml.YAMLError:
+        assert outcome == "unsupported"
+        return
+    assert outcome == "ok" and same(docs, expected)
+
+
 @pytest.mark.parametrize("text", [
     "a: [" + "1" * 80 + ", x]\n",  # a number token that could be split into shorter ones, then a failure
     "a: [" + "1" * 80 + ", \"x\"] x\n",
