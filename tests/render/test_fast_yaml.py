@@ -102,7 +102,11 @@ TEMPLATE_CONTEXTS = [
     "---\na: 1\n---\nk: {{ v }}\n---\n",
 ]
 
+# Code points where JSON, YAML and libyaml's emitter part ways: surrogates, controls, breaks, BOM, ...
+TRICKY = ["\ud800", "\udc00", "\udfff", "\x00", "\x07", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\xa0", "\u2028",
+          "\u2029", "\ufeff", "\ufffe", "\U0001F680", "\U0010FFFF", "\xe9", '"', "\\", "'", "#", ":", " ", "-", "a", "1"]
 strings = st.one_of(
+    st.lists(st.sampled_from(TRICKY), max_size=6).map("".join),
     st.sampled_from([h for h in HOSTILE if len(h) < 5000]),
     st.text(st.characters(blacklist_categories=()), max_size=40),  # surrogates and controls included
     st.text(" \n\t'\"#:-?[]{},&*!|>%@`\\~0123456789.eExXoObByYnNtTfF+_=</", max_size=12),
