@@ -76,7 +76,7 @@ def _mapping(value: dict, indent: str, first: str, out: list, seen: set, depth: 
     deeper = indent + "  "
     prefix = first
     for key, item in value.items():
-        k = _KEYS.get(key)  # only str keys are cached; no other type equals a str
+        k = _KEYS.get(key) if type(key) is str else None  # a subclass of str is PyYAML's business
         if k is None:
             k = _key(key)
         kind = type(item)
@@ -162,7 +162,6 @@ _CACHE_LIMIT = 50_000
 # here: printable ASCII and line feeds. Everything else is a "special character" (with
 # allow_unicode off, every non-ASCII character): the string is double-quoted.
 _FIRST_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
-_FLOW_INDICATORS = frozenset(",?[]{}")
 
 
 def _string(value: str) -> str:
@@ -185,7 +184,7 @@ def _style(value: str, key: bool) -> str:
     """The scalar as libyaml writes a str node in block context: plain, single- or double-quoted."""
     if len(value) > _MAX_STRING:
         raise _Unsupported("a long string")
-    if key and len(value.encode("utf-8")) > 128:  # not a simple key: libyaml writes `? key`
+    if key and len(value.encode("utf-8", "surrogatepass")) > 128:  # not a simple key: libyaml writes `? key`
         raise _Unsupported("a long key")
     if not value:
         return "''"  # '' resolves to null, so it is quoted; empty plain keys are quoted too

@@ -135,8 +135,8 @@ _DQ = re.compile(r'"(' + _DQ_BODY + r')"')
 # yaml_scalar's lists and dicts: json.dumps text, which reads the same as JSON and as YAML when it
 # holds only these tokens (no floats, no surrogate escapes, json.dumps's separators). Longer text
 # might hold a key over 1024 characters, which YAML reads differently: the slow path checks it.
-_JSON_TOKENS = re.compile(r'(?:[\[\]{}]|, |: |"[^"\\]*(?:\\(?:["\\nrtbf]|u(?![dD][89abAB])[0-9A-Fa-f]{4})[^"\\]*)*"'
-                          r'|-?(?:0|[1-9][0-9]*)|true|false|null)+ *')
+_JSON_TOKENS = re.compile(r'(?:[\[\]{}]|, |: |"[^"\\]*(?:\\(?:["\\nrtbf]|u(?![dD][89a-fA-F])[0-9A-Fa-f]{4})[^"\\]*)*"'
+                          r'|-?(?:0|[1-9][0-9]*)(?![0-9])|true|false|null)+ *')  # a number is all its digits: no backtracking
 _JSON_MAX = 1000
 
 

@@ -102,7 +102,11 @@ TEMPLATE_CONTEXTS = [
     "---\na: 1\n---\nk: {{ v }}\n---\n",
 ]
 
+# Code points where JSON, YAML and libyaml's emitter part ways: surrogates, controls, breaks, BOM, ...
+TRICKY = ["\ud800", "\udc00", "\udfff", "\x00", "\x07", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\xa0", "\u2028",
+          "\u2029", "\ufeff", "\ufffe", "\U0001F680", "\U0010FFFF", "\xe9", '"', "\\", "'", "#", ":", " ", "-", "a", "1"]
 strings = st.one_of(
+    st.lists(st.sampled_from(TRICKY), max_size=6).map("".join),
     st.sampled_from([h for h in HOSTILE if len(h) < 5000]),
     st.text(st.characters(blacklist_categories=()), max_size=40),  # surrogates and controls included
     st.text(" \n\t'\"#:-?[]{},&*!|>%@`\\~0123456789.eExXoObByYnNtTfF+_=</", max_size=12),
@@ -113,10 +117,11 @@ strings = st.one_of(
 
 
 def _read(text: str):
-    """('ok', docs) from the reader's own parser (no safety net), or ('unsupported', None)."""
+    """('ok', docs) from the reader's own parser (no safety net but for deep nesting), or
+    ('unsupported', None)."""
     try:
         return "ok", reader._load_all(text)
-    except reader.Unsupported:
+    except (reader.Unsupported, RecursionError):
         return "unsupported", None
 
 
@@ -221,6 +226,41 @@ def test_reader_examples(text, expected):
             reader.load_all(text)
     else:
         assert same(reader.load_all(text), expected) and same(pyyaml_docs(text), expected)
+
+
+@pytest.mark.parametrize("value", ["\udc00", "\ud800", "\ud83d\ude00", "x\udfffy", "\ufffe", "\U0010ffff"])
+@pytest.mark.parametrize("template", TEMPLATE_CONTEXTS)
+def test_surrogates_are_refused_as_pyyaml_refuses_them(value, template):
+    """JSON reads an escaped lone surrogate; YAML refuses it: so must the reader."""
+    text = environment().from_string(template).render(v=value)
+    outcome, docs = _read(text)
+    try:
+        expected = pyyaml_docs(text)
+    except yaml.YAMLError:
+        assert outcome == "unsupported"
+        return
+    assert outcome == "ok" and same(docs, expected)
+
+
+@pytest.mark.parametrize("text", [
+    "a: [" + "1" * 80 + ", x]\n",  # a number token that could be split into shorter ones, then a failure
+    "a: [" + "1" * 80 + ", \"x\"] x\n",
+    "a: {\"k\": " + "9" * 80 + "1, \"l\": x}\n",
+    "a: \"" + "\\u0041" * 2000 + "\"\n",
+    "a: \"" + "\\" * 3001 + "\n",
+    "a: " + "[" * 3000 + "]" * 3000 + "\n",
+    "- " * 3000 + "x\n",
+])
+def test_hostile_text_is_read_or_refused_at_once(text):
+    """A project file is untrusted: nothing in the reader backtracks over its input (a pattern that
+    did would make these take hours; they take microseconds)."""
+    outcome, docs = _read(text)
+    try:
+        expected = pyyaml_docs(text)
+    except (yaml.YAMLError, RecursionError):
+        assert outcome == "unsupported"
+        return
+    assert outcome == "unsupported" or same(docs, expected)
 
 
 def test_render_falls_back_to_pyyaml_outside_the_subset(monkeypatch):
