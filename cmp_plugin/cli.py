@@ -29,14 +29,14 @@ cmp-render generic-generate                      (the generic plugin's entry poi
 CMP_COMMANDS = ("generate", "discover", "parameters")
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message):  # usage errors: exit 2, no traceback, nothing on stdout
         sys.stderr.write(f"cmp-render: error: {message}\nusage:\n{USAGE}\n")
         raise SystemExit(2)
 
 
 def _render_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="cmp-render", usage=USAGE, add_help=True)
+    p = Parser(prog="cmp-render", usage=USAGE, add_help=True)
     p.add_argument("file", metavar="PROJECT_FILE")
     p.add_argument("--project", help="project name (default: the file's stem)")
     p.add_argument("--secrets", choices=("keep", "resolve"), default="keep",
@@ -45,70 +45,18 @@ def _render_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_parser() -> argparse.ArgumentParser:
-    from cmp_plugin.problems import REPORT_FORMATS
-
-    p = _Parser(prog="cmp-render check", usage=USAGE)
-    p.add_argument("files", nargs="+", metavar="PROJECT_FILE_OR_DIR")
-    p.add_argument("--settings")
-    p.add_argument("--format", choices=REPORT_FORMATS, default="text",
-                   help="text (stderr, the default), or a report on stdout: github workflow commands or json")
-    return p
-
-
 def _settings_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="cmp-render settings", usage=USAGE)
+    p = Parser(prog="cmp-render settings", usage=USAGE)
     p.add_argument("--settings")
     return p
 
 
-def project_files(paths: list[str]) -> list[str]:
-    """The arguments of `check`, a directory standing for its `*.yaml` and `*.yml` files (not
-    recursive, sorted), as the ApplicationSet's `projects/*.yaml` generator sees them."""
-    from cmp_plugin.problems import Problem
-
-    out, empty = [], []
-    for path in paths:
-        if not os.path.isdir(path):
-            out.append(path)
-            continue
-        names = sorted(n for n in os.listdir(path) if n.endswith((".yaml", ".yml")))
-        found = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
-        if not found:
-            empty.append(Problem(path, 0, 0, "", "no project files (*.yaml, *.yml) in this directory", "io"))
-        out += found
-    if empty:
-        raise Failure(empty)
-    return out
-
-
-def _check(argv: list[str]) -> int:
-    from cmp_plugin.check_many import check_files
-    from cmp_plugin.problems import report
-    from cmp_plugin.settings import load_settings
-
-    args = _check_parser().parse_args(argv)
-    try:
-        settings = load_settings(file=args.settings)
-        problems, count = check_files(project_files(args.files), settings)
-    except Failure as failure:
-        problems, count = failure.problems, 0
-    if args.format != "text":
-        written = _write(report(problems, args.format))
-        if problems or written:
-            return 1
-    elif problems:
-        return _fail(Failure(problems))
-    sys.stderr.write(f"{count} project files OK\n")
-    return 0
-
-
-def _fail(failure: Failure) -> int:
+def fail(failure: Failure) -> int:
     sys.stderr.write("".join(p.format() + "\n" for p in failure.problems))
     return 1
 
 
-def _write(text: str) -> int:
+def write(text: str) -> int:
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -124,20 +72,22 @@ def run(argv: list[str]) -> int:
     if argv and argv[0] == "schema":
         from cmp_plugin.validate.schema import schema_text
 
-        return _write(schema_text())
+        return write(schema_text())
     if argv and argv[0] == "check":
-        return _check(argv[1:])
+        from cmp_plugin.commands.check import main as check_main
+
+        return check_main(argv[1:])
     if argv and argv[0] == "diff":
-        from cmp_plugin.diff import main as diff_main
+        from cmp_plugin.commands.diff import main as diff_main
 
         return diff_main(argv[1:])
     if argv and argv[0] == "settings":
         from cmp_plugin.settings import load_settings, settings_file_text
 
         args = _settings_parser().parse_args(argv[1:])
-        return _write(settings_file_text(load_settings(file=args.settings)))
+        return write(settings_file_text(load_settings(file=args.settings)))
     if argv and argv[0] == "vault-keys":
-        from cmp_plugin.vault_keys import main as vault_keys_main
+        from cmp_plugin.commands.vault_keys import main as vault_keys_main
 
         return vault_keys_main(argv[1:])
     if argv and argv[0] == "bump":
@@ -147,13 +97,13 @@ def run(argv: list[str]) -> int:
     if argv and argv[0] == "resolve":
         from cmp_plugin.resolve.command import main as resolve_main
 
-        return _write(resolve_main(argv[1:]))
+        return write(resolve_main(argv[1:]))
     if argv and argv[0] == "generic-generate":
         from cmp_plugin.generic import generate as generic_generate
 
         return generic_generate(argv[1:])
     if argv and argv[0] in CMP_COMMANDS:
-        from cmp_plugin.cmp import main as cmp_main
+        from cmp_plugin.argocd import main as cmp_main
 
         return cmp_main(argv[0], argv[1:])
     if argv and argv[0] == "render":
@@ -164,7 +114,7 @@ def run(argv: list[str]) -> int:
 
     settings = load_settings(file=args.settings)
     text = render_file(args.file, project=args.project, settings=settings, secrets=args.secrets)
-    return _write(text)
+    return write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(argv)
     except Failure as failure:
-        return _fail(failure)
+        return fail(failure)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug, not bad input: say so without a traceback or any value

@@ -101,7 +101,7 @@ def test_settings_through_the_command_line(tmp_path):
 # ---- the sidecar never reads settings from the repository
 
 def test_the_sidecar_settings_file_must_be_outside_the_repository(tmp_path):
-    from cmp_plugin.cmp import settings_file_problem
+    from cmp_plugin.argocd import settings_file_problem
 
     repo = tmp_path / "_cmp_server" / "abc123"
     (repo / "projects").mkdir(parents=True)

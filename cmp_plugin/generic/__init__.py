@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cmp_plugin.cmp import (EXIT_FAILURE, EXIT_USAGE, TIMEOUT_ENV, _err, _has_object, _internal_error, _on_sigalrm,
+from cmp_plugin.argocd import (EXIT_FAILURE, EXIT_USAGE, TIMEOUT_ENV, _err, _has_object, _internal_error, _on_sigalrm,
                             _on_sigterm, _OutOfTime, _print_problems, _timeout, project_env)
 from cmp_plugin.problems import Failure
 

@@ -18,7 +18,7 @@ from collections import namedtuple
 from pathlib import Path
 from typing import Mapping
 
-from cmp_plugin.cmp.request import ENV_PREFIX, app_name, repo_root, vault_env_names
+from cmp_plugin.argocd.request import ENV_PREFIX, app_name, repo_root, vault_env_names
 from cmp_plugin.problems import Failure, run_problem
 
 HELM_ENV = ("HELM_ARGS", "HELM_VALUES")

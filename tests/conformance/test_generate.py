@@ -144,7 +144,7 @@ def test_success_never_has_empty_output(cmp, our_apps, content):
 
 def test_the_plugin_refuses_to_print_empty_output(monkeypatch, capsys, tmp_path):
     """Whatever the renderer returns, generate never exits 0 with nothing on stdout."""
-    from cmp_plugin import cmp, pipeline
+    from cmp_plugin import argocd, pipeline
 
     (tmp_path / "shop.yaml").write_text("{}\n")
     monkeypatch.chdir(tmp_path)
@@ -152,13 +152,13 @@ def test_the_plugin_refuses_to_print_empty_output(monkeypatch, capsys, tmp_path)
     monkeypatch.setenv("ARGOCD_APP_PARAMETERS", "null")
     for empty in ("", "\n", "---\n", "  \n", "---\nnull\n---\n"):
         monkeypatch.setattr(pipeline, "render_file", lambda *a, _e=empty, **k: _e)
-        assert cmp.main("generate", []) == 1
+        assert argocd.main("generate", []) == 1
         out = capsys.readouterr()
         assert out.out == "" and "no manifests" in out.err
 
 
 def test_an_internal_error_is_one_line_without_traceback_or_values(monkeypatch, capsys, tmp_path):
-    from cmp_plugin import cmp, pipeline
+    from cmp_plugin import argocd, pipeline
 
     (tmp_path / "shop.yaml").write_text("{}\n")
     monkeypatch.chdir(tmp_path)
@@ -169,7 +169,7 @@ def test_an_internal_error_is_one_line_without_traceback_or_values(monkeypatch, 
         raise KeyError("s3cr3t-value")
 
     monkeypatch.setattr(pipeline, "render_file", boom)
-    assert cmp.main("generate", []) == 1
+    assert argocd.main("generate", []) == 1
     out = capsys.readouterr()
     assert out.out == ""
     assert "internal error (KeyError" in out.err and "s3cr3t" not in out.err and "Traceback" not in out.err
@@ -301,7 +301,7 @@ def test_binding_to_the_appproject(tmp_path, our_apps, seed_apps):
 def test_every_application_the_applicationsets_make_passes_its_sidecars_bindings(cmp, our_apps, seed_apps, config):
     """Both ApplicationSets name each Application, and its destination namespace, after the project
     it renders, so the sidecar that serves them (bindings as its manifest sets them) accepts them all."""
-    from cmp_plugin.cmp.request import effective_project, resolve
+    from cmp_plugin.argocd.request import effective_project, resolve
 
     bindings = sidecar_bindings(config)
     assert bindings.get("CMP_BIND_APP_NAME") == "true"
@@ -368,7 +368,7 @@ def test_the_name_binding_switch(tmp_path, seed_apps, value, renders):
 
 
 def test_the_repository_root_outside_argocd(tmp_path):
-    from cmp_plugin.cmp.request import repo_root
+    from cmp_plugin.argocd.request import repo_root
 
     (tmp_path / "repo" / "deploy" / "projects").mkdir(parents=True)
     cwd = tmp_path / "repo" / "deploy" / "projects"

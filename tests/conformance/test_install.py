@@ -40,7 +40,7 @@ def test_plugin_yaml_names_cmp_plugin_v1_and_execs_without_a_shell():
 
 
 def test_the_cli_dispatches_the_argocd_commands():
-    """pyproject's console script reaches cmp_plugin.cmp.main (the harness runs it that way too)."""
+    """pyproject's console script reaches cmp_plugin.argocd.main (the harness runs it that way too)."""
     text = (REPO / "pyproject.toml").read_text()
     assert re.search(r'^cmp-render\s*=\s*"cmp_plugin\.cli:main"', text, re.M)
 
@@ -319,7 +319,7 @@ def test_the_generic_sidecar(built):
 
 
 def test_the_sidecar_env_configures_the_renderer_and_vault(built, tmp_path):
-    from cmp_plugin.cmp import project_env
+    from cmp_plugin.argocd import project_env
     from cmp_plugin.secrets.config import load_vault_config
     from cmp_plugin.settings import load_settings
 

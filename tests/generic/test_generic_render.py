@@ -146,7 +146,7 @@ def test_helm_runs_under_the_plugins_signal_handlers_and_budget(vault, gitops, m
     the internal budget (SIGALRM) stops a slow render with a readable message."""
     import signal
 
-    from cmp_plugin.cmp import _on_sigterm
+    from cmp_plugin.argocd import _on_sigterm
 
     seen = {}
 

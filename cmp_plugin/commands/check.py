@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
+
 from cmp_plugin import load as load_stage
 from cmp_plugin import naming
 from cmp_plugin.pipeline import project_name
-from cmp_plugin.problems import Problem
+from cmp_plugin.problems import Failure, Problem
 from cmp_plugin.settings import Settings
+from cmp_plugin.cli import USAGE, Parser, fail, write
 from cmp_plugin.validate import validate
 
 
@@ -49,3 +54,53 @@ def check_files(paths: list[str], settings: Settings) -> tuple[list[Problem], in
                 else:
                     owners.setdefault(domain, (path, name, (loaded, where)))
     return problems, len(paths)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from cmp_plugin.problems import REPORT_FORMATS
+
+    p = Parser(prog="cmp-render check", usage=USAGE)
+    p.add_argument("files", nargs="+", metavar="PROJECT_FILE_OR_DIR")
+    p.add_argument("--settings")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="text",
+                   help="text (stderr, the default), or a report on stdout: github workflow commands or json")
+    return p
+
+
+def project_files(paths: list[str]) -> list[str]:
+    """The arguments of `check`, a directory standing for its `*.yaml` and `*.yml` files (not
+    recursive, sorted), as the ApplicationSet's `projects/*.yaml` generator sees them."""
+    out, empty = [], []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        names = sorted(n for n in os.listdir(path) if n.endswith((".yaml", ".yml")))
+        found = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+        if not found:
+            empty.append(Problem(path, 0, 0, "", "no project files (*.yaml, *.yml) in this directory", "io"))
+        out += found
+    if empty:
+        raise Failure(empty)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    from cmp_plugin.commands.check import check_files
+    from cmp_plugin.problems import report
+    from cmp_plugin.settings import load_settings
+
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(file=args.settings)
+        problems, count = check_files(project_files(args.files), settings)
+    except Failure as failure:
+        problems, count = failure.problems, 0
+    if args.format != "text":
+        written = write(report(problems, args.format))
+        if problems or written:
+            return 1
+    elif problems:
+        return fail(Failure(problems))
+    sys.stderr.write(f"{count} project files OK\n")
+    return 0

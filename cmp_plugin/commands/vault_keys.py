@@ -96,7 +96,7 @@ def _key_problem(path: str, key: str, message: str, rule: str) -> Problem:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from cmp_plugin.cmp import project_env
+    from cmp_plugin.argocd import project_env
     from cmp_plugin.pipeline import load_project, render_documents
     from cmp_plugin.settings import load_settings
 

@@ -1,6 +1,6 @@
 """Argo CD entry points: `cmp-render generate|discover|parameters` (plugin.yaml execs them, no shell).
 
-* `generate`: renders the project named by the request (see `cmp_plugin.cmp.request`) and prints
+* `generate`: renders the project named by the request (see `cmp_plugin.argocd.request`) and prints
   the manifests in one write, only on success. On any failure: every problem on stderr, nothing on
   stdout, exit 1. Never exit 0 with empty output (Argo CD would prune everything).
   SIGTERM (Argo CD's deadline, sent to the whole process group) ends the run at once with exit 143
@@ -147,7 +147,7 @@ def _generate(env: dict) -> int:
         budget = _timeout(env)
         signal.setitimer(signal.ITIMER_REAL, budget)
         try:
-            from cmp_plugin.cmp.request import effective_project, resolve
+            from cmp_plugin.argocd.request import effective_project, resolve
 
             request = resolve(env)
             problem = settings_file_problem(env, request.root)
@@ -191,7 +191,7 @@ def discover(argv: list[str]) -> int:
     if argv:
         _err(f"error: discover takes no arguments (got {' '.join(argv)})")
         return EXIT_USAGE
-    from cmp_plugin.cmp.request import has_plugin_block, resolve
+    from cmp_plugin.argocd.request import has_plugin_block, resolve
 
     env = dict(os.environ)
     if not has_plugin_block(env):
@@ -214,7 +214,7 @@ def parameters(argv: list[str]) -> int:
         _err(f"error: parameters takes no arguments (got {' '.join(argv)})")
         return EXIT_USAGE
     try:
-        from cmp_plugin.cmp.request import announcements
+        from cmp_plugin.argocd.request import announcements
 
         items = announcements(dict(os.environ))
     except Exception as exc:  # noqa: BLE001 - the Parameters tab must always get a JSON array
