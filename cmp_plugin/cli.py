@@ -9,10 +9,9 @@ output, on stdout, with exit 1; and `diff`, whose exit 1 means "changed" (diff(1
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from cmp_plugin.problems import Failure
+from cmp_plugin.problems import EXIT_INTERNAL, Failure, internal_error, write_problems
 
 USAGE = """\
 cmp-render [render] PROJECT_FILE [--project NAME] [--secrets keep|resolve] [--settings FILE]
@@ -52,7 +51,7 @@ def _settings_parser() -> argparse.ArgumentParser:
 
 
 def fail(failure: Failure) -> int:
-    sys.stderr.write("".join(p.format() + "\n" for p in failure.problems))
+    write_problems(failure.problems)
     return 1
 
 
@@ -125,11 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(failure)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a bug, not bad input: say so without a traceback or any value
-        if os.environ.get("CMP_DEBUG"):
-            raise
-        sys.stderr.write(f"error: internal error ({type(exc).__name__}); rerun with CMP_DEBUG=1 for details\n")
-        return 70
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad input: said without any value
+        internal_error(exc)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -6,8 +6,12 @@ a run problem (Vault unreachable, a bad setting) has no place (`error: message`)
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections import namedtuple
+
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not bad input (which exits 1)
 
 # Control characters (C0, DEL, C1) and Unicode line breaks, escaped in every printed field so
 # that one problem is always one line: a crafted key cannot forge a second problem or send
@@ -98,3 +102,32 @@ def report(problems: list[Problem], fmt: str) -> str:
 def run_problem(message: str, rule: str = "") -> Problem:
     """A problem that is not about a place in an input file."""
     return Problem("", 0, 0, "", message, rule)
+
+
+def write_problems(problems: list[Problem], stream=None) -> None:
+    """The one printer of problems on stderr, `text` format; a closed stream is not a second error."""
+    try:
+        out = stream or sys.stderr
+        out.write(report(problems, "text") or "error: the run failed\n")
+        out.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def internal_error(exc: BaseException) -> None:
+    """Report a bug on stderr. Never the exception's text: it could carry a value we must not show;
+    the type and where it was raised are enough to report it. CMP_DEBUG=true adds the traceback."""
+    import traceback
+
+    from cmp_plugin.settings import debug
+
+    lines = traceback.format_exception(exc) if debug() else []
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+    lines.append(f"error: internal error ({type(exc).__name__}{where}); please report it "
+                 "(CMP_DEBUG=true in the environment adds a traceback)\n")
+    try:
+        sys.stderr.write("".join(lines))
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass

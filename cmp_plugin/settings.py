@@ -3,6 +3,10 @@
 Precedence, lowest first: built-in defaults, the settings file (`CMP_SETTINGS_FILE`, YAML),
 then `CMP_*` environment variables. Settings belong to the platform team (the sidecar's
 environment), never to a project file. The README's settings table is generated from FIELDS.
+
+KNOBS are the other `CMP_*` variables: how a run behaves (time budgets, the Vault token cache,
+bindings, debugging), not what it renders. They come from the process environment only, never
+from the settings file, and `knob()` is their one reader.
 """
 
 from __future__ import annotations
@@ -278,18 +282,26 @@ def _convert_overrides(raw: object, source: str) -> tuple[object, list[str]]:
     return tuple(out), problems
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def parse_switch(raw: object) -> bool | None:
+    """Our booleans (settings and knobs): true/false, yes/no, on/off, 1/0, any case; empty is
+    false; anything else None. argocd-vault-plugin's own variables and annotations keep Go's
+    ParseBool (secrets/documents.parse_bool), as AVP reads them."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
 def _convert(f: Field, raw: object, source: str) -> tuple[object, str | None]:
     if f.kind == "map":
         return _convert_map(f.name, raw, source)
     if f.kind == "bool":
-        if isinstance(raw, bool):
-            return raw, None
-        text = str(raw).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True, None
-        if text in ("0", "false", "no", "off", ""):
-            return False, None
-        return None, f"{source}: expected true or false"
+        value = parse_switch(raw)
+        return (None, f"{source}: expected true or false") if value is None else (value, None)
     if f.kind == "int":
         try:
             value = int(str(raw).strip())
@@ -317,7 +329,7 @@ def _convert(f: Field, raw: object, source: str) -> tuple[object, str | None]:
 def load_settings(env: Mapping[str, str] | None = None, file: str | None = None) -> Settings:
     """Build Settings from defaults, an optional YAML file and the environment; all problems at once."""
     env = os.environ if env is None else env
-    file = file or env.get("CMP_SETTINGS_FILE") or None
+    file = file or knob(env, "CMP_SETTINGS_FILE") or None
     from_file: dict = {}
     problems = []
     if file:
@@ -386,7 +398,6 @@ def settings_reference() -> str:
     return "\n".join(rows) + "\n"
 
 
-
 SETTINGS_FILE_HEADER = """\
 # Effective platform settings of cmp-render: defaults, then the settings file, then CMP_* variables.
 # Every setting is listed; `cmp-render --settings THIS_FILE` (with no CMP_* variables set) renders
@@ -411,3 +422,63 @@ def settings_file_text(settings: Settings) -> str:
         data[f.name] = value
     return SETTINGS_FILE_HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False,
                                                  allow_unicode=False, width=1_000_000)
+
+
+# A knob: env name, default, kind (bool, seconds, count, text, list), the largest value of a
+# seconds or count knob, and what it does (docs/argocd.md describes each in context).
+Knob = namedtuple("Knob", "env default kind limit doc")
+
+KNOBS = {k.env: k for k in (
+    Knob("CMP_SETTINGS_FILE", "", "text", None, "the platform settings file (an absolute path outside the repository)"),
+    Knob("CMP_TIMEOUT_SECONDS", 45.0, "seconds", 3600.0, "the budget of one plugin run"),
+    Knob("CMP_VAULT_TIMEOUT", 30.0, "seconds", 55.0, "the budget of all Vault requests of a run"),
+    Knob("CMP_VAULT_MAX_RESPONSE_BYTES", 1024 * 1024, "count", None, "the largest Vault answer read"),
+    Knob("CMP_VAULT_TOKEN_CACHE", True, "bool", None, "reuse a Vault token across runs"),
+    Knob("CMP_VAULT_CACHE_DIR", "", "text", None, "where the Vault token cache lives"),
+    Knob("CMP_RESOLVE_PREFIXES", (), "list", None, "Vault path prefixes `cmp-render resolve` may read"),
+    Knob("CMP_RESOLVE_ANY_PATH", False, "bool", None, "let `cmp-render resolve` read any Vault path"),
+    Knob("CMP_BIND_APP_PROJECT", False, "bool", None, "project X only for Applications of AppProject X"),
+    Knob("CMP_BIND_APP_NAME", False, "bool", None, "project X only for the Application named X"),
+    Knob("CMP_HELM", "helm", "text", None, "the helm executable of the generic plugin"),
+    Knob("CMP_DEBUG", False, "bool", None, "print a traceback with an internal error"),
+)}
+
+_EXPECT = {"bool": "true or false", "seconds": "seconds above 0 and at most {limit:g}",
+           "count": "a whole number above 0"}
+
+
+def knob_value(name: str, raw: str | None) -> tuple[object, str]:
+    """(value, "") or (None, problem) for the raw text of knob `name`; unset or blank is its default."""
+    k = KNOBS[name]
+    text = (raw or "").strip()
+    if not text:
+        return k.default, ""
+    value: object = text
+    if k.kind == "bool":
+        value = parse_switch(text)
+    elif k.kind == "list":
+        value = tuple(item.strip() for item in text.split(",") if item.strip())
+    elif k.kind in ("seconds", "count"):
+        try:
+            value = float(text) if k.kind == "seconds" else int(text)
+        except ValueError:
+            value = None
+        if value is not None and not (0 < value <= (k.limit or float("inf"))):
+            value = None
+    if value is None:
+        return None, f"{name}={raw!r}: expected " + _EXPECT[k.kind].format(limit=k.limit or 0)
+    return value, ""
+
+
+def knob(env: Mapping[str, str], name: str):
+    """The value of knob `name` in `env`; a Failure names a value that is not of its kind, so that
+    a typo cannot silently turn a check off."""
+    value, problem = knob_value(name, env.get(name))
+    if problem:
+        raise Failure(run_problem(problem, "knob"))
+    return value
+
+
+def debug(env: Mapping[str, str] | None = None) -> bool:
+    """CMP_DEBUG, read while reporting a bug: a value that is not a boolean counts as off."""
+    return knob_value("CMP_DEBUG", (os.environ if env is None else env).get("CMP_DEBUG"))[0] is True

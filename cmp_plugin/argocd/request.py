@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Mapping
 
 from cmp_plugin.problems import Failure, run_problem
+from cmp_plugin.settings import knob
 
 PARAMETERS = ("file", "project", "secrets")
 SECRETS_MODES = ("resolve", "keep")
@@ -369,17 +370,6 @@ def resolve(env: Mapping[str, str], cwd: Path | None = None) -> Request:
     return request
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    """A sidecar switch: unset or empty is off; a value that is neither on nor off is refused,
-    so that a typo cannot silently turn a check off."""
-    value = (env.get(name) or "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise _problem(f"{name}={env.get(name)!r} in the sidecar's environment must be true or false")
-
-
 def effective_project(request: Request) -> str:
     """The project name the renderer will use: the given one, else the file's stem."""
     if request.project:
@@ -404,7 +394,7 @@ def binding_problems(request: Request, env: Mapping[str, str]) -> list[str]:
     Either way an Application cannot name another project (by parameter, env, HELM_ARGS, path or
     symlink) and have the sidecar log in with that project's Vault role and read its secrets.
     """
-    by_project, by_name = _flag(env, BIND_ENV), _flag(env, BIND_NAME_ENV)
+    by_project, by_name = knob(env, BIND_ENV), knob(env, BIND_NAME_ENV)
     if not (by_project or by_name):
         return []
     name = effective_project(request)

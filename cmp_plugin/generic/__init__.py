@@ -4,23 +4,22 @@ For Applications that are not project files: a Helm chart (`helm template` with 
 release name and namespace, HELM_ARGS and HELM_VALUES) or a directory of plain manifests, then
 every argocd-vault-plugin placeholder resolved as `cmp-render resolve` does (docs/generic.md).
 
-Same contract as `cmp-render generate`: the manifests in one write, only on success; on any
-failure every problem on stderr, nothing on stdout, exit 1; exit 143 on SIGTERM; an internal
-budget (CMP_TIMEOUT_SECONDS) stops a slow run with a readable message before Argo CD's deadline.
+Same contract as `cmp-render generate` (cmp_plugin/argocd/run.py): the manifests in one write,
+only on success; on any failure every problem on stderr and nothing on stdout; exit 143 on
+SIGTERM; an internal budget (CMP_TIMEOUT_SECONDS) stops a slow run before Argo CD's deadline.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from cmp_plugin.argocd import (EXIT_FAILURE, EXIT_USAGE, TIMEOUT_ENV, _err, _has_object, _internal_error, _on_sigalrm,
-                            _on_sigterm, _OutOfTime, _print_problems, _timeout, project_env)
+from cmp_plugin.argocd import project_env
+from cmp_plugin.argocd.run import EXIT_USAGE, err, run_within_budget
 from cmp_plugin.problems import Failure
+from cmp_plugin.settings import knob
 
 HELM_ENV = "CMP_HELM"  # the helm executable (default: `helm` on the sidecar's PATH)
 
@@ -28,15 +27,10 @@ HELM_ENV = "CMP_HELM"  # the helm executable (default: `helm` on the sidecar's P
 def generate(argv: list[str], runner=None) -> int:
     """One run; `runner` renders charts (default: the helm binary)."""
     if argv:
-        _err(f"error: generic-generate takes no arguments (got {' '.join(argv)}); it reads Argo CD's environment")
+        err(f"error: generic-generate takes no arguments (got {' '.join(argv)}); it reads Argo CD's environment")
         return EXIT_USAGE
-    previous = {sig: signal.signal(sig, handler)
-                for sig, handler in ((signal.SIGTERM, _on_sigterm), (signal.SIGALRM, _on_sigalrm))}
-    try:
-        return _generate(dict(os.environ), runner)
-    finally:  # only matters when called in-process (tests)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    env = dict(os.environ)
+    return run_within_budget(env, lambda deadline: render(env, runner, deadline), "is Vault or Helm slow?")
 
 
 def render(env: dict, runner=None, deadline: float | None = None) -> str:
@@ -49,7 +43,7 @@ def render(env: dict, runner=None, deadline: float | None = None) -> str:
     if request.chart:
         from cmp_plugin.generic.helm import HelmBinary, build_request
 
-        runner = runner or HelmBinary(env.get(HELM_ENV) or "helm")
+        runner = runner or HelmBinary(knob(env, HELM_ENV))
         with tempfile.TemporaryDirectory(prefix="cmp-generic-") as work:
             helm = build_request(request.cwd, request.root, request.release, request.namespace, request.helm_args,
                                  request.helm_values, Path(work))
@@ -67,35 +61,3 @@ def render(env: dict, runner=None, deadline: float | None = None) -> str:
     if request.project:  # AVP_K8S_ROLE=...{project}...: one Vault role per AppProject
         env = project_env(env, request.project)
     return resolve_sources(sources, env)
-
-
-def _generate(env: dict, runner) -> int:
-    try:
-        budget = _timeout(env)
-        deadline = time.monotonic() + budget
-        signal.setitimer(signal.ITIMER_REAL, budget)
-        try:
-            text = render(env, runner, deadline)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except Failure as failure:
-        _print_problems(failure.problems)
-        return EXIT_FAILURE
-    except _OutOfTime:
-        _err(f"error: generation took longer than {budget:g} s ({TIMEOUT_ENV}) and was stopped; "
-             "is Vault or Helm slow? Argo CD would have killed it at its own deadline (60 s by default)")
-        return EXIT_FAILURE
-    except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into a clean exit 1
-        _internal_error(exc)
-        return EXIT_FAILURE
-    if not _has_object(text):
-        _err("error: no manifests; refusing to print empty output (Argo CD would prune every object of the application)")
-        return EXIT_FAILURE
-    try:
-        out = sys.stdout.buffer
-        out.write(text.encode("utf-8"))  # one write of the whole text, only now that it is complete
-        out.flush()
-    except (OSError, ValueError) as exc:
-        _err(f"error: cannot write the manifests to stdout: {exc}")
-        return EXIT_FAILURE
-    return 0

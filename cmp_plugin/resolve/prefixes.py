@@ -16,7 +16,7 @@ from typing import Mapping
 
 from cmp_plugin.problems import Failure, run_problem
 from cmp_plugin.secrets.config import setting
-from cmp_plugin.secrets.documents import parse_bool
+from cmp_plugin.settings import knob_value
 from cmp_plugin.secrets.paths import Scope, prefix_problem
 
 PREFIXES_ENV = "CMP_RESOLVE_PREFIXES"
@@ -71,12 +71,12 @@ def scope_from(env: Mapping[str, str], prefixes: list[str] = (), any_path: bool 
 
 
 def _scope(env: Mapping[str, str], prefixes: list[str], any_path: bool) -> Scope:
-    any_text = setting(env, ANY_PATH_ENV)
-    if any_text and parse_bool(any_text) is None:
-        raise Failure(run_problem(f"{ANY_PATH_ENV}: expected true or false", "vault-prefix"))
-    if any_path or parse_bool(any_text):
+    any_setting, problem = knob_value(ANY_PATH_ENV, setting(env, ANY_PATH_ENV))
+    if problem:
+        raise Failure(run_problem(problem, "vault-prefix"))
+    if any_path or any_setting:
         return Scope(any_path=True)
-    given = list(prefixes) + [p.strip() for p in setting(env, PREFIXES_ENV).split(",") if p.strip()]
+    given = list(prefixes) + list(knob_value(PREFIXES_ENV, setting(env, PREFIXES_ENV))[0])
     if not given:
         raise Failure(run_problem(f"no Vault path is allowed: {HOW}", "vault-prefix"))
     expanded = tuple(dict.fromkeys(expand(p.strip().rstrip("/"), env) for p in given))

@@ -21,6 +21,7 @@ from collections import namedtuple
 from typing import Mapping
 
 from cmp_plugin.problems import Failure, run_problem
+from cmp_plugin.settings import knob_value
 from cmp_plugin.secrets.documents import parse_bool
 
 log = logging.getLogger("cmp_plugin.secrets")
@@ -36,9 +37,6 @@ SIDECAR_ONLY = (
 )
 APP_FIRST = ("AVP_KV_VERSION",)
 
-DEFAULT_TIMEOUT = 30.0
-MAX_TIMEOUT = 55.0  # Argo CD kills the plugin at its 60 s repo-server deadline
-DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024  # KV answers are a few KiB; this bounds a run's memory
 DEFAULT_K8S_MOUNT = "auth/kubernetes"
 DEFAULT_APPROLE_MOUNT = "auth/approle"
 DEFAULT_K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -164,25 +162,11 @@ def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
         problems.append(run_problem(
             f"Must provide a supported Authentication Type, received {auth} (AVP_AUTH_TYPE: token, k8s or approle)"))
 
-    timeout_text = setting(env, "CMP_VAULT_TIMEOUT")
-    timeout = DEFAULT_TIMEOUT
-    if timeout_text:
-        try:
-            timeout = float(timeout_text)
-        except ValueError:
-            timeout = -1.0
-        if not 0 < timeout <= MAX_TIMEOUT:
-            problems.append(run_problem(f"CMP_VAULT_TIMEOUT: expected seconds between 0 and {MAX_TIMEOUT:g}"))
-    try:
-        max_bytes = int(setting(env, "CMP_VAULT_MAX_RESPONSE_BYTES") or DEFAULT_MAX_RESPONSE_BYTES)
-    except ValueError:
-        max_bytes = 0
-    if max_bytes <= 0:
-        problems.append(run_problem("CMP_VAULT_MAX_RESPONSE_BYTES: expected a whole number of bytes above 0"))
-    cache_text = setting(env, "CMP_VAULT_TOKEN_CACHE")
-    use_cache = parse_bool(cache_text) if cache_text else True
-    if use_cache is None:
-        problems.append(run_problem("CMP_VAULT_TOKEN_CACHE: expected true or false"))
+    knobs = {}
+    for name in ("CMP_VAULT_TIMEOUT", "CMP_VAULT_MAX_RESPONSE_BYTES", "CMP_VAULT_TOKEN_CACHE"):
+        knobs[name], problem = knob_value(name, setting(env, name))
+        if problem:
+            problems.append(run_problem(problem, "knob"))
     if problems:
         raise Failure(problems)
     mount = setting(env, "AVP_MOUNT_PATH")
@@ -199,7 +183,7 @@ def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
         role_id=role_id,
         secret_id=secret_id,
         approle_mount=_mount(mount, DEFAULT_APPROLE_MOUNT),
-        timeout=timeout,
-        max_response_bytes=max_bytes,
-        cache_dir=_cache_dir(env) if use_cache else "",  # "": no token cache
+        timeout=knobs["CMP_VAULT_TIMEOUT"],
+        max_response_bytes=knobs["CMP_VAULT_MAX_RESPONSE_BYTES"],
+        cache_dir=_cache_dir(env) if knobs["CMP_VAULT_TOKEN_CACHE"] else "",  # "": no token cache
     )

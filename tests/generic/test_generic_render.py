@@ -146,7 +146,7 @@ def test_helm_runs_under_the_plugins_signal_handlers_and_budget(vault, gitops, m
     the internal budget (SIGALRM) stops a slow render with a readable message."""
     import signal
 
-    from cmp_plugin.argocd import _on_sigterm
+    from cmp_plugin.argocd.run import on_sigterm
 
     seen = {}
 
@@ -163,4 +163,4 @@ def test_helm_runs_under_the_plugins_signal_handlers_and_budget(vault, gitops, m
     assert generate([], OutOfTime()) == 1
     out, err = capsys.readouterr()
     assert out == "" and "generation took longer than 1 s (CMP_TIMEOUT_SECONDS)" in err
-    assert seen["sigterm"] is _on_sigterm and seen["timeout"] == 1.0
+    assert seen["sigterm"] is on_sigterm and seen["timeout"] == 1.0

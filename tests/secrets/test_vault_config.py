@@ -83,13 +83,13 @@ def test_path_validation_cannot_be_loosened_by_an_application():
     ({"VAULT_ADDR": "http://v", "AVP_AUTH_TYPE": "github"}, "Must provide a supported Authentication Type, received github"),
     ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "AVP_TYPE": "awssecretsmanager"}, "Must provide a supported Vault Type"),
     ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "VAULT_SKIP_VERIFY": "maybe"}, "VAULT_SKIP_VERIFY: expected true or false"),
-    ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_TIMEOUT": "90"}, "CMP_VAULT_TIMEOUT: expected seconds"),
-    ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_TIMEOUT": "soon"}, "CMP_VAULT_TIMEOUT: expected seconds"),
+    ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_TIMEOUT": "90"}, "CMP_VAULT_TIMEOUT='90': expected seconds above 0 and at most 55"),
+    ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_TIMEOUT": "soon"}, "CMP_VAULT_TIMEOUT='soon': expected seconds"),
     ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "VAULT_CLIENT_KEY": "/k"}, "VAULT_CLIENT_KEY is set without"),
     ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_MAX_RESPONSE_BYTES": "0"},
-     "CMP_VAULT_MAX_RESPONSE_BYTES: expected a whole number of bytes above 0"),
+     "CMP_VAULT_MAX_RESPONSE_BYTES='0': expected a whole number above 0"),
     ({"VAULT_ADDR": "http://v", "VAULT_TOKEN": "t", "CMP_VAULT_MAX_RESPONSE_BYTES": "1MiB"},
-     "CMP_VAULT_MAX_RESPONSE_BYTES: expected a whole number of bytes above 0"),
+     "CMP_VAULT_MAX_RESPONSE_BYTES='1MiB': expected a whole number above 0"),
 ])
 def test_config_errors(env, message):
     with pytest.raises(Failure) as info:
