@@ -129,39 +129,9 @@ def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
         problems.append(run_problem("VAULT_ADDR is not set: the sidecar needs the Vault address"))
     elif not re.match(r"^https?://[^/?#@\s]+$", addr):
         problems.append(run_problem("VAULT_ADDR must be http(s)://HOST[:PORT] without a path"))
-
-    skip_text = setting(env, "VAULT_SKIP_VERIFY")
-    skip = parse_bool(skip_text) if skip_text else False
-    if skip is None:
-        problems.append(run_problem("VAULT_SKIP_VERIFY: expected true or false"))
-    verify: bool | str = True
-    if setting(env, "VAULT_CAPATH"):
-        verify = setting(env, "VAULT_CAPATH")
-    if setting(env, "VAULT_CACERT"):
-        verify = setting(env, "VAULT_CACERT")
-    if skip:
-        verify = False
-    cert_file, key_file = setting(env, "VAULT_CLIENT_CERT"), setting(env, "VAULT_CLIENT_KEY")
-    cert = None
-    if cert_file:
-        cert = (cert_file, key_file) if key_file else cert_file  # requests: a path or (cert, key)
-    elif key_file:
-        problems.append(run_problem("VAULT_CLIENT_KEY is set without VAULT_CLIENT_CERT"))
-
-    token = setting(env, "VAULT_TOKEN")
-    auth = setting(env, "AVP_AUTH_TYPE") or ("token" if token else "")
-    role = setting(env, "AVP_K8S_ROLE")
-    role_id, secret_id = setting(env, "AVP_ROLE_ID"), setting(env, "AVP_SECRET_ID")
-    if auth == "token" and not token:
-        problems.append(run_problem("VAULT_TOKEN for token authentication cannot be empty"))
-    elif auth == "k8s" and not role:
-        problems.append(run_problem("AVP_K8S_ROLE cannot be empty when using Kubernetes Auth"))
-    elif auth == "approle" and not (role_id and secret_id):
-        problems.append(run_problem("AVP_ROLE_ID and AVP_SECRET_ID for approle authentication cannot be empty"))
-    elif auth not in ("token", "k8s", "approle"):
-        problems.append(run_problem(
-            f"Must provide a supported Authentication Type, received {auth} (AVP_AUTH_TYPE: token, k8s or approle)"))
-
+    verify, cert = _tls(env, problems)
+    creds = {name: setting(env, name) for name in ("VAULT_TOKEN", "AVP_K8S_ROLE", "AVP_ROLE_ID", "AVP_SECRET_ID")}
+    auth = _auth(setting(env, "AVP_AUTH_TYPE"), creds, problems)
     knobs = {}
     for name in ("CMP_VAULT_TIMEOUT", "CMP_VAULT_MAX_RESPONSE_BYTES", "CMP_VAULT_TOKEN_CACHE"):
         knobs[name], problem = knob_value(name, setting(env, name))
@@ -176,14 +146,45 @@ def load_vault_config(env: Mapping[str, str]) -> VaultConfig:
         verify=verify,
         cert=cert,
         auth=auth,
-        token=token,
-        k8s_role=role,
+        token=creds["VAULT_TOKEN"],
+        k8s_role=creds["AVP_K8S_ROLE"],
         k8s_mount=_mount(setting(env, "AVP_K8S_MOUNT_PATH") or mount, DEFAULT_K8S_MOUNT),
         k8s_token_path=setting(env, "AVP_K8S_TOKEN_PATH") or DEFAULT_K8S_TOKEN_PATH,
-        role_id=role_id,
-        secret_id=secret_id,
+        role_id=creds["AVP_ROLE_ID"],
+        secret_id=creds["AVP_SECRET_ID"],
         approle_mount=_mount(mount, DEFAULT_APPROLE_MOUNT),
         timeout=knobs["CMP_VAULT_TIMEOUT"],
         max_response_bytes=knobs["CMP_VAULT_MAX_RESPONSE_BYTES"],
         cache_dir=_cache_dir(env) if knobs["CMP_VAULT_TOKEN_CACHE"] else "",  # "": no token cache
     )
+
+
+def _tls(env: Mapping[str, str], problems: list) -> tuple[bool | str, str | tuple[str, str] | None]:
+    """(verify, cert) as requests takes them: a CA path or a switch, and a client cert path or (cert, key)."""
+    skip_text = setting(env, "VAULT_SKIP_VERIFY")
+    skip = parse_bool(skip_text) if skip_text else False
+    if skip is None:
+        problems.append(run_problem("VAULT_SKIP_VERIFY: expected true or false"))
+    verify: bool | str = setting(env, "VAULT_CACERT") or setting(env, "VAULT_CAPATH") or True
+    if skip:
+        verify = False
+    cert_file, key_file = setting(env, "VAULT_CLIENT_CERT"), setting(env, "VAULT_CLIENT_KEY")
+    if key_file and not cert_file:
+        problems.append(run_problem("VAULT_CLIENT_KEY is set without VAULT_CLIENT_CERT"))
+    cert = ((cert_file, key_file) if key_file else cert_file) if cert_file else None
+    return verify, cert
+
+
+def _auth(kind: str, creds: dict[str, str], problems: list) -> str:
+    """The auth method, checked to have its credentials (AVP's messages)."""
+    auth = kind or ("token" if creds["VAULT_TOKEN"] else "")
+    if auth == "token" and not creds["VAULT_TOKEN"]:
+        problems.append(run_problem("VAULT_TOKEN for token authentication cannot be empty"))
+    elif auth == "k8s" and not creds["AVP_K8S_ROLE"]:
+        problems.append(run_problem("AVP_K8S_ROLE cannot be empty when using Kubernetes Auth"))
+    elif auth == "approle" and not (creds["AVP_ROLE_ID"] and creds["AVP_SECRET_ID"]):
+        problems.append(run_problem("AVP_ROLE_ID and AVP_SECRET_ID for approle authentication cannot be empty"))
+    elif auth not in ("token", "k8s", "approle"):
+        problems.append(run_problem(
+            f"Must provide a supported Authentication Type, received {auth} (AVP_AUTH_TYPE: token, k8s or approle)"))
+    return auth

@@ -73,18 +73,25 @@ def resolve_documents(docs: list, *, project: str = "", prefix: str = "", env: M
     """
     out = copy.deepcopy(docs)
     problems: list[Problem] = []
-    sites: list[Site] = []
-    infos: dict[int, Doc] = {}
-    for i, doc in enumerate(out):
-        if isinstance(doc, dict):
-            infos[i] = describe(i, doc)
+    infos = {i: describe(i, doc) for i, doc in enumerate(out) if isinstance(doc, dict)}
     _unique_labels(infos)
-    for i, info in infos.items():
-        sites += _plan(info, out[i], secrets_only, problems)
+    sites = [site for i, info in infos.items() for site in _plan(info, out[i], secrets_only, problems)]
     if not sites:
         _raise(problems, infos, files)
         return out
+    scope, rules = _run_scope(scope, prefix, project, env, problems, infos, files)
+    doc_reads = _check_paths(sites, infos, scope, rules, problems)
+    _raise(problems, infos, files)
+    results = _read_all(sites, doc_reads, env)
+    _apply(sites, infos, results, doc_reads, problems)
+    _raise(problems, infos, files)
+    _refuse_leftovers(out, infos, secrets_only, files)
+    return out
 
+
+def _run_scope(scope: Scope | None, prefix: str, project: str, env: Mapping[str, str], problems: list[Problem],
+               infos: dict[int, Doc], files: list[str] | None):
+    """The run's Scope and Rules: the settings that decide which reads happen, checked first."""
     try:
         rules = load_rules(env)
     except Failure as exc:
@@ -96,13 +103,14 @@ def resolve_documents(docs: list, *, project: str = "", prefix: str = "", env: M
     if bad_prefixes:
         raise Failure(problems + [run_problem(f"{m} (CMP_VAULT_PREFIX)" if project else m, "vault-prefix")
                                   for m in bad_prefixes])
-    doc_reads = _check_paths(sites, infos, scope, rules, problems)
-    _raise(problems, infos, files)
+    return scope, rules
 
+
+def _read_all(sites: list[Site], doc_reads: dict, env: Mapping[str, str]) -> dict:
+    """Each distinct (path, version, kv) read once: its data, or the VaultError it failed with."""
     from cmp_plugin.secrets.client import VaultClient, VaultError  # hvac only when needed
 
-    config = load_vault_config(env)
-    client = VaultClient(config)
+    client = VaultClient(load_vault_config(env))
     results: dict[tuple[str, str, str], object] = {}
     try:
         for key in dict.fromkeys([r for s in sites for r in s.reads if r] + list(doc_reads.values())):
@@ -114,15 +122,21 @@ def resolve_documents(docs: list, *, project: str = "", prefix: str = "", env: M
         client.close()
     log.info("vault: %d requests (%d logins, %d reads) for %d placeholders",
              client.requests, client.logins, client.reads, sum(len(s.tokens) for s in sites))
+    return results
+
+
+def _apply(sites: list[Site], infos: dict[int, Doc], results: dict, doc_reads: dict,
+           problems: list[Problem]) -> None:
+    """Substitute every site; a failure that stops every read (no login) is said once."""
+    from cmp_plugin.secrets.client import VaultError
 
     fatal: dict[str, list[str]] = {}
     for i, key in doc_reads.items():
-        if isinstance(results[key], VaultError):
-            err = results[key]
-            if err.fatal:
-                fatal.setdefault(str(err), []).append(f"{infos[i].label} avp.kubernetes.io/path")
-            else:
-                problems.append(_problem(f"{infos[i].label} metadata.annotations['{ANN_PATH}']", str(err)))
+        err = results[key]
+        if isinstance(err, VaultError) and err.fatal:
+            fatal.setdefault(str(err), []).append(f"{infos[i].label} avp.kubernetes.io/path")
+        elif isinstance(err, VaultError):
+            problems.append(_problem(f"{infos[i].label} metadata.annotations['{ANN_PATH}']", str(err)))
     removals: list[Slot] = []
     for site in sites:
         _substitute(site, results, doc_reads, problems, fatal, removals)
@@ -131,10 +145,12 @@ def resolve_documents(docs: list, *, project: str = "", prefix: str = "", env: M
         problems.append(run_problem(f"{message}; placeholders not resolved: {wheres[0]}{more}"))
     for slot in removals:
         slot.container.pop(slot.key, None)
-    _raise(problems, infos, files)
-    # A Vault value that itself looks like a placeholder is never quoted, nor left in the
-    # output. In AVP's mode a generic `<...>` inside a value is just text (a password may hold
-    # `<` and `>`); only `<path:` counts.
+
+
+def _refuse_leftovers(out: list, infos: dict[int, Doc], secrets_only: bool, files: list[str] | None) -> None:
+    """A Vault value that itself looks like a placeholder is never resolved again, nor left in
+    the output. In AVP's mode a generic `<...>` inside a value is just text (a password may hold
+    `<` and `>`); only `<path:` counts."""
     left = find_placeholders([d if secrets_only or not (isinstance(d, dict) and infos[i].ignored) else None
                               for i, d in enumerate(out)], generic=secrets_only)
     if left:
@@ -142,7 +158,6 @@ def resolve_documents(docs: list, *, project: str = "", prefix: str = "", env: M
                              " itself; values are not resolved again, and no placeholder may reach the output",
                              "secrets-left") for where, _ in left]
         raise Failure(_with_headers(problems, infos, files))
-    return out
 
 
 def _unique_labels(infos: dict[int, Doc]) -> None:
@@ -181,11 +196,7 @@ def _with_headers(problems: list[Problem], infos: dict[int, Doc], files: list[st
 # ---- pass 1: plan --------------------------------------------------------------------------
 
 def _plan(doc: Doc, node: dict, secrets_only: bool, problems: list[Problem]) -> list[Site]:
-    ann = doc.annotations
-    for name in (ANN_REMOVE, "avp.kubernetes.io/ignore"):
-        if name in ann and parse_bool(ann[name]) is None:
-            problems.append(_problem(f"{doc.label} metadata.annotations['{name}']",
-                                     f"{name}: expected true or false, got {ann[name]!r}", "avp-annotation"))
+    _annotation_problems(doc, problems)
     if doc.ignored and not secrets_only:
         return []  # AVP: emitted unchanged
     if doc.ignored:
@@ -196,57 +207,78 @@ def _plan(doc: Doc, node: dict, secrets_only: bool, problems: list[Problem]) -> 
                                          " reach the output unresolved; remove the placeholder or the annotation",
                                          "secrets-ignored"))
         return []
+    sites = []
+    for slot in strings(node):
+        site = _site(doc, slot, secrets_only, problems)
+        if site and _check_modifiers(site, problems):
+            sites.append(site)
+    return sites
+
+
+def _annotation_problems(doc: Doc, problems: list[Problem]) -> None:
+    ann = doc.annotations
+    for name in (ANN_REMOVE, "avp.kubernetes.io/ignore"):
+        if name in ann and parse_bool(ann[name]) is None:
+            problems.append(_problem(f"{doc.label} metadata.annotations['{name}']",
+                                     f"{name}: expected true or false, got {ann[name]!r}", "avp-annotation"))
+    if doc.ignored:
+        return
     if ANN_KV in ann and ann[ANN_KV] not in ("1", "2"):
         problems.append(_problem(f"{doc.label} metadata.annotations['{ANN_KV}']",
                                  f"Unsupported kvVersion specified: {ann[ANN_KV]!r}", "avp-annotation"))
     if parse_bool(ann.get(ANN_REMOVE, "")) and doc.kind not in STRING_KINDS:
         problems.append(_problem(doc.label, f"{ANN_REMOVE} annotation can only be used on Secret or ConfigMap"
                                             " resources", "avp-annotation"))
-    sites = []
-    for slot in strings(node):
-        template, encoded = slot.value, False
-        if doc.kind == "Secret" and not slot.is_key:
-            decoded = base64_template(slot.value, doc.generic)
-            if decoded is not None:
-                template, encoded = decoded, True
-        # Map keys are never resolved (nor by AVP); in AVP's mode only `<path:` in one is an error.
-        tokens = grammar.scan(template, doc.generic and (secrets_only or not slot.is_key))
-        if not tokens:
+
+
+def _site(doc: Doc, slot: Slot, secrets_only: bool, problems: list[Problem]) -> Site | None:
+    """The Site of one string, if it holds placeholders that may be resolved there."""
+    template, encoded = slot.value, False
+    if doc.kind == "Secret" and not slot.is_key:
+        decoded = base64_template(slot.value, doc.generic)
+        if decoded is not None:
+            template, encoded = decoded, True
+    # Map keys are never resolved (nor by AVP); in AVP's mode only `<path:` in one is an error.
+    tokens = grammar.scan(template, doc.generic and (secrets_only or not slot.is_key))
+    if not tokens:
+        return None
+    where = f"{doc.label} {location(slot.parts)}"
+    if slot.is_key:
+        problems.append(_problem(where, f"placeholder {tokens[0].text} is in a map key; only values are"
+                                        " resolved", "secrets-scope"))
+        return None
+    if secrets_only and not (doc.secret and len(slot.parts) == 2 and slot.parts[0] in ("data", "stringData")):
+        if doc.secret:
+            what = "a Secret's " + location(slot.parts[:1])
+        elif doc.kind == "Secret":
+            what = "a Secret that is not apiVersion v1"
+        else:
+            what = f"a {doc.kind or 'document without kind'}"
+        problems.append(_problem(where, f"placeholder {tokens[0].text} is not allowed in {what}: {SCOPE}",
+                                 "secrets-scope"))
+        return None
+    return Site(doc, slot, template, encoded, tokens)
+
+
+def _check_modifiers(site: Site, problems: list[Problem]) -> bool:
+    """Fill the site's checked modifier stages; False if a token is malformed or a stage is wrong."""
+    ok = True
+    where = site.where()
+    for token in site.tokens:
+        if token.kind == "malformed":
+            problems.append(_problem(where, f"malformed placeholder {token.text}: {token.error}", "placeholder"))
+            ok = False
             continue
-        where = f"{doc.label} {location(slot.parts)}"
-        if slot.is_key:
-            problems.append(_problem(where, f"placeholder {tokens[0].text} is in a map key; only values are"
-                                            " resolved", "secrets-scope"))
-            continue
-        if secrets_only and not (doc.secret and len(slot.parts) == 2 and slot.parts[0] in ("data", "stringData")):
-            if doc.secret:
-                what = "a Secret's " + location(slot.parts[:1])
-            elif doc.kind == "Secret":
-                what = "a Secret that is not apiVersion v1"
-            else:
-                what = f"a {doc.kind or 'document without kind'}"
-            problems.append(_problem(where, f"placeholder {tokens[0].text} is not allowed in {what}: {SCOPE}",
-                                     "secrets-scope"))
-            continue
-        site = Site(doc, slot, template, encoded, tokens)
-        ok = True
-        for token in tokens:
-            if token.kind == "malformed":
-                problems.append(_problem(where, f"malformed placeholder {token.text}: {token.error}", "placeholder"))
+        stages = []
+        for text in token.stages:
+            try:
+                stages.append(modifiers.check(text))
+            except modifiers.ModifierError as exc:
+                message = f"{exc.name}: {exc}" if exc.name else str(exc)
+                problems.append(_problem(where, _ph_error(site, token, message), "modifier"))
                 ok = False
-                continue
-            stages = []
-            for text in token.stages:
-                try:
-                    stages.append(modifiers.check(text))
-                except modifiers.ModifierError as exc:
-                    message = f"{exc.name}: {exc}" if exc.name else str(exc)
-                    problems.append(_problem(where, _ph_error(site, token, message), "modifier"))
-                    ok = False
-            site.stages.append(stages)
-        if ok:
-            sites.append(site)
-    return sites
+        site.stages.append(stages)
+    return ok
 
 
 # ---- pass 2: paths -------------------------------------------------------------------------
@@ -294,11 +326,8 @@ def _check_paths(sites: list[Site], infos: dict[int, Doc], scope: Scope, rules,
 
 def _substitute(site: Site, results: dict, doc_reads: dict, problems: list[Problem],
                 fatal: dict[str, list[str]], removals: list[Slot]) -> None:
-    from cmp_plugin.secrets.client import VaultError
-
     doc, slot, text = site.doc, site.slot, site.template
     where = site.where()
-    remove_missing = parse_bool(doc.annotations.get(ANN_REMOVE, "")) is True
     pieces: list[str] = []
     typed = _MISSING
     errors: list[str] = []
@@ -308,18 +337,9 @@ def _substitute(site: Site, results: dict, doc_reads: dict, problems: list[Probl
         pieces.append(text[pos:token.start])
         pos = token.end
         pieces.append(token.text)
-        if read is None:  # generic: the document's annotation path
-            data = results.get(doc_reads.get(doc.index))
-            if isinstance(data, VaultError) or data is None:
-                continue  # reported once for the document
-        else:
-            data = results[read]
-            if isinstance(data, VaultError):
-                if data.fatal:
-                    fatal.setdefault(str(data), []).append(f"{where} {token.name}")
-                else:
-                    errors.append(f"{data} (placeholder {token.name})")
-                continue
+        data = _data_for(site, token, read, results, doc_reads, fatal, errors)
+        if data is None:
+            continue
         value = data.get(token.key)
         if value is None:
             missing = True
@@ -338,8 +358,7 @@ def _substitute(site: Site, results: dict, doc_reads: dict, problems: list[Probl
         else:
             typed = value  # AVP: a typed result replaces the whole field, the last one wins
     pieces.append(text[pos:])
-
-    if missing and remove_missing and isinstance(slot.container, dict):
+    if missing and parse_bool(doc.annotations.get(ANN_REMOVE, "")) is True and isinstance(slot.container, dict):
         errors = [e for e in errors if not e.startswith("replaceString: missing Vault value")]
         if not errors:
             removals.append(slot)
@@ -347,13 +366,35 @@ def _substitute(site: Site, results: dict, doc_reads: dict, problems: list[Probl
     if errors:
         problems.extend(_problem(where, e) for e in errors)
         return
-    result = "".join(pieces) if typed is _MISSING else to_plain(typed)
+    _store(site, "".join(pieces) if typed is _MISSING else to_plain(typed), problems)
+
+
+def _data_for(site: Site, token, read, results: dict, doc_reads: dict, fatal: dict[str, list[str]],
+              errors: list[str]) -> dict | None:
+    """The secret a token reads, or None when its read failed (the failure is recorded once)."""
+    from cmp_plugin.secrets.client import VaultError
+
+    if read is None:  # generic: the document's annotation path, reported once for the document
+        data = results.get(doc_reads.get(site.doc.index))
+        return None if isinstance(data, VaultError) else data
+    data = results[read]
+    if not isinstance(data, VaultError):
+        return data
+    if data.fatal:
+        fatal.setdefault(str(data), []).append(f"{site.where()} {token.name}")
+    else:
+        errors.append(f"{data} (placeholder {token.name})")
+    return None
+
+
+def _store(site: Site, result, problems: list[Problem]) -> None:
+    doc, slot = site.doc, site.slot
     if site.encoded:
         result = base64.b64encode(stringify(result).encode()).decode()
     elif doc.kind == "Secret" and slot.parts[0] == "data" and isinstance(result, str) and not _is_base64(result):
-        problems.append(_problem(where, f"the value resolved for {location(slot.parts)} is not valid base64; Secret"
-                                        " data must be base64-encoded: add `| base64encode` or use stringData",
-                                 "secret-data-base64"))
+        problems.append(_problem(site.where(), f"the value resolved for {location(slot.parts)} is not valid base64;"
+                                               " Secret data must be base64-encoded: add `| base64encode` or use"
+                                               " stringData", "secret-data-base64"))
         return
     slot.container[slot.key] = result
 
