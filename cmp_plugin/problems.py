@@ -28,7 +28,7 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text)
 
 
-# A namedtuple, not a dataclass: dataclasses cost a noticeable share of a cold start.
+# A namedtuple, as the package's other records: importing dataclasses costs a share of a cold start.
 # line is 1-based, 0 when the problem has no place in a file; path is JSON-path-like,
 # e.g. applications[1].port. Tuples sort by file, line, column: the order of the report.
 class Problem(namedtuple("Problem", "file line col path message rule severity", defaults=("", "error"))):

@@ -42,6 +42,10 @@ _REFUSED_KEYS = {
     "default.cpu": "containers get no CPU limit (it throttles busy pods while the node is idle)",
 }
 _PROJECT = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Values of the container and volume settings; empty means "none" or "the default".
+_CPU_REQUEST = r"^(?:[1-9][0-9]{0,6}m|(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,3})?)?$"
+_MEMORY_REQUEST = r"^(?:[1-9][0-9]{0,9}(?:Ki|Mi|Gi|Ti|k|M|G|T)?)?$"
+_STORAGE_CLASS = r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"
 
 
 FIELDS: tuple[Field, ...] = (
@@ -92,23 +96,23 @@ FIELDS: tuple[Field, ...] = (
           r"^(traefik\.io|traefik\.containo\.us)/v1alpha1$"),
     Field("default_cpu_request", "CMP_DEFAULT_CPU_REQUEST", "100m", "str",
           "CPU request of every application container that names none (empty: none). No container gets a CPU limit.",
-          r"^(?:[1-9][0-9]{0,6}m|(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,3})?)?$"),
+          _CPU_REQUEST),
     Field("default_memory_request", "CMP_DEFAULT_MEMORY_REQUEST", "256Mi", "str",
           "Memory request, and equal limit, of every application container that names none (empty: none).",
-          r"^(?:[1-9][0-9]{0,9}(?:Ki|Mi|Gi|Ti|k|M|G|T)?)?$"),
+          _MEMORY_REQUEST),
     Field("build_cpu_request", "CMP_BUILD_CPU_REQUEST", "500m", "str",
           "CPU request of the image build (Kaniko) container; no CPU limit (empty: `default_cpu_request`).",
-          r"^(?:[1-9][0-9]{0,6}m|(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,3})?)?$"),
+          _CPU_REQUEST),
     Field("build_memory_request", "CMP_BUILD_MEMORY_REQUEST", "2Gi", "str",
           "Memory request, and equal limit, of the image build container (empty: `default_memory_request`).",
-          r"^(?:[1-9][0-9]{0,9}(?:Ki|Mi|Gi|Ti|k|M|G|T)?)?$"),
+          _MEMORY_REQUEST),
     Field("storage_class", "CMP_STORAGE_CLASS", "", "str",
           "StorageClass of application volumes (empty: the cluster's default).",
-          r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"),
+          _STORAGE_CLASS),
     Field("backup_storage_class", "CMP_BACKUP_STORAGE_CLASS", "", "str",
           "StorageClass of database backup volumes (empty: the cluster's default). Backups are safer on "
           "other disks than the databases.",
-          r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"),
+          _STORAGE_CLASS),
     Field("backup_size", "CMP_BACKUP_SIZE", "10Gi", "str",
           "Size of a database's backup volume when its `backup` names none; it holds `keep` + 1 dumps.",
           r"^(?=[0-9.]*[1-9])[0-9]{1,10}(?:\.[0-9]{1,6})?(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"),

@@ -34,9 +34,8 @@ import os
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from cmp_plugin.problems import Failure, run_problem
 from cmp_plugin.settings import knob
@@ -53,8 +52,7 @@ BIND_NAME_ENV = "CMP_BIND_APP_NAME"
 _PROJECT = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     root: Path  # the repository copy; nothing outside it is read
     file: str  # project file, relative to root, POSIX separators
     project: str | None  # None: the renderer takes the file's stem
