@@ -483,6 +483,17 @@ def knob(env: Mapping[str, str], name: str):
     return value
 
 
+def knobs_reference() -> str:
+    """The knobs table for the README (kept in sync by a test)."""
+    rows = ["| environment | kind | default | what it sets |", "|---|---|---|---|"]
+    for k in KNOBS.values():
+        kind = f"{k.kind}, at most {k.limit:g}" if k.limit else k.kind
+        default = str(k.default).lower() if isinstance(k.default, bool) else ",".join(k.default) \
+            if isinstance(k.default, tuple) else k.default
+        rows.append(f"| `{k.env}` | {kind} | `{default}` | {k.doc} |")
+    return "\n".join(rows) + "\n"
+
+
 def debug(env: Mapping[str, str] | None = None) -> bool:
     """CMP_DEBUG, read while reporting a bug: a value that is not a boolean counts as off."""
     return knob_value("CMP_DEBUG", (os.environ if env is None else env).get("CMP_DEBUG"))[0] is True

@@ -3,11 +3,15 @@
 import re
 
 from cliutil import REPO
-from cmp_plugin.settings import settings_reference
+from cmp_plugin.settings import knobs_reference, settings_reference
 
 
 def test_readme_settings_table_matches_the_code():
     assert settings_reference() in (REPO / "README.md").read_text()
+
+
+def test_readme_knobs_table_matches_the_code():
+    assert knobs_reference() in (REPO / "README.md").read_text()
 
 
 def test_ci_runs_the_readme_test_command():

@@ -109,7 +109,7 @@ def _mount(text: str, default: str) -> str:
 
 
 def _cache_dir(env: Mapping[str, str]) -> str:
-    explicit = setting(env, "CMP_VAULT_CACHE_DIR")
+    explicit = knob_value("CMP_VAULT_CACHE_DIR", setting(env, "CMP_VAULT_CACHE_DIR"))[0]
     if explicit:
         return explicit
     xdg = env.get("XDG_CACHE_HOME")
