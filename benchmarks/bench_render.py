@@ -21,17 +21,17 @@ Usage: python benchmarks/bench_render.py [--runs N] [--files N] [--before REV] [
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from _common import checkout
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "projects"
@@ -265,16 +265,6 @@ def check_many(label: str, env: dict, tmp: Path, count: int) -> None:
     print(f"median {statistics.median(runs):.2f} s over 3 runs (target <= 5 s)")
 
 
-def checkout(rev: str, into: Path) -> Path:
-    """cmp_plugin/ as it was at rev, unpacked under into."""
-    tar = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", rev, "cmp_plugin"],
-                         capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        try:
-            archive.extractall(into, filter="data")
-        except TypeError:  # Python before 3.11.4: no filters (the archive is our own history)
-            archive.extractall(into)  # noqa: S202
-    return into
 
 
 def main() -> int:

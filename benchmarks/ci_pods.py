@@ -15,15 +15,15 @@ Usage: python benchmarks/ci_pods.py [--apps 1,3,10] [--before REV]
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 import yaml
+
+from _common import checkout
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,16 +58,6 @@ def render(package_root: Path, file: Path, env: dict) -> list[dict]:
     return [d for d in yaml.safe_load_all(run.stdout) if d]
 
 
-def checkout(rev: str, into: Path) -> Path:
-    """cmp_plugin/ as it was at rev, unpacked under into."""
-    tar = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", rev, "cmp_plugin"],
-                         capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        try:
-            archive.extractall(into, filter="data")
-        except TypeError:  # Python before 3.11.4: no filters (the archive is our own history)
-            archive.extractall(into)  # noqa: S202
-    return into
 
 
 def main() -> int:
