@@ -46,9 +46,9 @@ def resolve_paths(paths: list[str], env: Mapping[str, str], *, prefixes=(), any_
 
 
 def _parse(argv: list[str]):
-    from cmp_plugin.cli import _Parser
+    from cmp_plugin.cli import Parser
 
-    parser = _Parser(prog="cmp-render resolve", usage=USAGE)
+    parser = Parser(prog="cmp-render resolve", usage=USAGE)
     parser.add_argument("paths", nargs="*", metavar="PATH")
     parser.add_argument("--prefix", action="append", default=[],
                         help="a Vault path prefix that may be read (repeatable); {app}, {project}, {namespace}")
