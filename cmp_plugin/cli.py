@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cmp_plugin.commands import Parser, write
 from cmp_plugin.problems import EXIT_INTERNAL, Failure, internal_error, write_problems
 
 USAGE = """\
@@ -26,12 +27,6 @@ cmp-render generate | discover | parameters      (Argo CD plugin entry points)
 cmp-render generic-generate                      (the generic plugin's entry point)"""
 
 CMP_COMMANDS = ("generate", "discover", "parameters")
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # usage errors: exit 2, no traceback, nothing on stdout
-        sys.stderr.write(f"cmp-render: error: {message}\nusage:\n{USAGE}\n")
-        raise SystemExit(2)
 
 
 def _render_parser() -> argparse.ArgumentParser:
@@ -53,15 +48,6 @@ def _settings_parser() -> argparse.ArgumentParser:
 def fail(failure: Failure) -> int:
     write_problems(failure.problems)
     return 1
-
-
-def write(text: str) -> int:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return 1
-    return 0
 
 
 def run(argv: list[str]) -> int:
@@ -125,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug, not bad input: said without any value
-        internal_error(exc)
+        from cmp_plugin.settings import debug
+
+        internal_error(exc, debug())
         return EXIT_INTERNAL
 
 

@@ -114,14 +114,13 @@ def write_problems(problems: list[Problem], stream=None) -> None:
         pass
 
 
-def internal_error(exc: BaseException) -> None:
+def internal_error(exc: BaseException, with_traceback: bool = False) -> None:
     """Report a bug on stderr. Never the exception's text: it could carry a value we must not show;
-    the type and where it was raised are enough to report it. CMP_DEBUG=true adds the traceback."""
+    the type and where it was raised are enough to report it. Callers pass settings.debug()
+    (CMP_DEBUG) as `with_traceback`."""
     import traceback
 
-    from cmp_plugin.settings import debug
-
-    lines = traceback.format_exception(exc) if debug() else []
+    lines = traceback.format_exception(exc) if with_traceback else []
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
     lines.append(f"error: internal error ({type(exc).__name__}{where}); please report it "

@@ -18,7 +18,7 @@ from typing import Mapping
 
 from cmp_plugin.argocd.run import EXIT_USAGE, err, run_within_budget
 from cmp_plugin.problems import Failure, internal_error, run_problem
-from cmp_plugin.settings import knob
+from cmp_plugin.settings import debug, knob
 
 COMMANDS = ("generate", "discover", "parameters")
 
@@ -95,7 +95,7 @@ def discover(argv: list[str]) -> int:
         err("discover: no match: " + "; ".join(p.message for p in failure.problems))
         return 0
     except Exception as exc:  # noqa: BLE001 - a non-zero exit is an error in Argo CD, not "no match"
-        internal_error(exc)
+        internal_error(exc, debug())
         return 0
     sys.stdout.write(request.display + "\n")
     sys.stdout.flush()
@@ -111,7 +111,7 @@ def parameters(argv: list[str]) -> int:
 
         items = announcements(dict(os.environ))
     except Exception as exc:  # noqa: BLE001 - the Parameters tab must always get a JSON array
-        internal_error(exc)
+        internal_error(exc, debug())
         items = []
     sys.stdout.write(json.dumps(items) + "\n")
     sys.stdout.flush()

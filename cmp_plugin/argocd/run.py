@@ -19,7 +19,7 @@ import time
 from typing import Callable, Mapping
 
 from cmp_plugin.problems import EXIT_INTERNAL, Failure, internal_error, write_problems
-from cmp_plugin.settings import knob
+from cmp_plugin.settings import debug, knob
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -89,7 +89,7 @@ def _run(env: Mapping[str, str], produce: Callable[[float], str], slow_hint: str
             "Argo CD would have killed it at its own deadline (60 s by default)")
         return EXIT_FAILURE
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into a clean exit
-        internal_error(exc)
+        internal_error(exc, debug())
         return EXIT_INTERNAL
     if not isinstance(text, str) or not has_object(text):
         err("error: the renderer produced no manifests; refusing to print empty output "

@@ -11,8 +11,11 @@ from cmp_plugin import naming
 from cmp_plugin.pipeline import project_name
 from cmp_plugin.problems import Failure, Problem
 from cmp_plugin.settings import Settings
-from cmp_plugin.cli import USAGE, Parser, fail, write
+from cmp_plugin.commands import Parser, write
 from cmp_plugin.validate import validate
+
+
+USAGE = "cmp-render check PROJECT_FILE_OR_DIR... [--settings FILE] [--format text|github|json]"
 
 
 def check_files(paths: list[str], settings: Settings) -> tuple[list[Problem], int]:
@@ -101,6 +104,6 @@ def main(argv: list[str]) -> int:
         if problems or written:
             return 1
     elif problems:
-        return fail(Failure(problems))
+        raise Failure(problems)
     sys.stderr.write(f"{count} project files OK\n")
     return 0

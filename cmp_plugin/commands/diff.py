@@ -22,6 +22,7 @@ import sys
 
 from cmp_plugin import emit as emit_stage
 from cmp_plugin.load import io_problem
+from cmp_plugin.commands import Parser
 from cmp_plugin.problems import Failure, Problem
 
 EXIT_SAME, EXIT_CHANGED, EXIT_TROUBLE = 0, 1, 2
@@ -30,14 +31,8 @@ GIT_PREFIX = "git:"
 USAGE = "cmp-render diff OLD NEW [--project NAME] [--settings FILE]   (OLD, NEW: FILE, git:REV:PATH or /dev/null)"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # usage errors: exit 2 (as diff(1) does for trouble), nothing on stdout
-        sys.stderr.write(f"cmp-render diff: error: {message}\nusage: {USAGE}\n")
-        raise SystemExit(EXIT_TROUBLE)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="cmp-render diff", usage=USAGE)
+    p = Parser(prog="cmp-render diff", usage=USAGE)
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     p.add_argument("--project", help="project name of both sides (default: each file's stem)")

@@ -16,19 +16,14 @@ import argparse
 import os
 import sys
 
+from cmp_plugin.commands import Parser
 from cmp_plugin.problems import Failure, Problem, run_problem
 
 USAGE = "cmp-render vault-keys PROJECT_FILE [--project NAME] [--settings FILE] [--check]"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write(f"cmp-render vault-keys: error: {message}\nusage: {USAGE}\n")
-        raise SystemExit(2)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="cmp-render vault-keys", usage=USAGE)
+    p = Parser(prog="cmp-render vault-keys", usage=USAGE)
     p.add_argument("file", metavar="PROJECT_FILE")
     p.add_argument("--project", help="project name (default: the file's stem)")
     p.add_argument("--settings", help="platform settings file (default: $CMP_SETTINGS_FILE)")

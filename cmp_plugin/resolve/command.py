@@ -46,7 +46,7 @@ def resolve_paths(paths: list[str], env: Mapping[str, str], *, prefixes=(), any_
 
 
 def _parse(argv: list[str]):
-    from cmp_plugin.cli import Parser
+    from cmp_plugin.commands import Parser
 
     parser = Parser(prog="cmp-render resolve", usage=USAGE)
     parser.add_argument("paths", nargs="*", metavar="PATH")
