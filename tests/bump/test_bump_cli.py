@@ -348,6 +348,20 @@ def test_lock_timeout(workdir, capsys):
     assert str(info.value) == "projects/shop.yaml: error: gave up after 0.2s waiting for another bump of this file"
 
 
+def test_a_bug_is_reported_like_every_commands_and_without_its_text(workdir, capsys, monkeypatch):
+    path = write(workdir, "shop.yaml", SHOP)
+    before = snapshot(path)
+
+    def bug(*args, **kwargs):
+        raise ValueError(f"token s.{SHA}")
+
+    monkeypatch.setattr(bump, "plan_bump", bug)
+    assert main(["projects/shop.yaml", "api", SHA]) == 70
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: internal error (ValueError at ") and SHA not in err
+    assert snapshot(path) == before
+
+
 # ---- as a program: `python -m cmp_plugin.bump` and `cmp-render bump`
 
 
