@@ -87,24 +87,25 @@ class _Ctx:
 
 
 def _compose(file: str, text: str):
-    """The node tree of text; a YAML error is the loader's problem, in the loader's words."""
     loader = _Loader(text)
     try:
         return loader.get_single_node()
-    except yaml.composer.ComposerError as exc:
-        if "expected a single document" not in str(exc.context):
-            raise BumpError(yaml_problem(exc, file, text)) from None
-        mark = exc.problem_mark
-        raise BumpError(Problem(file, mark.line + 1, mark.column + 1, "",
-                                "YAML syntax: expected one YAML document, found more")) from None
     except yaml.YAMLError as exc:
-        if isinstance(exc, yaml.reader.ReaderError) or getattr(exc, "problem", None):
-            raise BumpError(yaml_problem(exc, file, text)) from None
-        raise BumpError(Problem(file, 0, 0, "", "YAML syntax: the file cannot be parsed")) from None
+        raise BumpError(_yaml_error(exc, file, text)) from None
     except RecursionError:
         raise BumpError(Problem(file, 0, 0, "", "YAML nested too deeply")) from None
     finally:
         loader.dispose()
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str, text: str) -> Problem:
+    """The loader's problem for a YAML error, in its words; never the exception's own text."""
+    if "expected a single document" in str(getattr(exc, "context", "")):
+        mark = exc.problem_mark
+        return Problem(file, mark.line + 1, mark.column + 1, "", "YAML syntax: expected one YAML document, found more")
+    if isinstance(exc, yaml.reader.ReaderError) or getattr(exc, "problem", None):
+        return yaml_problem(exc, file, text)
+    return Problem(file, 0, 0, "", "YAML syntax: the file cannot be parsed")
 
 
 def _refcounts(root) -> dict[int, int]:

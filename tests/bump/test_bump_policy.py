@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cmp_plugin.bump import plan_bump
 from cmp_plugin.bump.policy import (EXIT_ERROR, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, BumpError, Current, Decision,
                                     Request, check_arguments, decide)
 
@@ -134,3 +135,12 @@ def test_the_command_line_refuses_the_future_in_the_same_words():
     assert info.value.code == EXIT_USAGE
     assert [p.message for p in info.value.problems] == [run((B, R), (A, FUTURE, False)).refusal]
     check_arguments("projects/shop.yaml", A, EDGE, NOW)
+
+
+def test_a_plan_with_a_clock_refuses_the_future_as_the_command_line_does():
+    text = f"applications:\n  - name: api\n    git: {{owner: o, repo: r, branch: main, hash: {B}}}\n    port: 80\n"
+    with pytest.raises(BumpError) as info:
+        plan_bump(text, "projects/shop.yaml", "api", A, FUTURE, clock=NOW)
+    assert info.value.code == EXIT_USAGE
+    assert str(info.value) == f"projects/shop.yaml: error: {run((B, R), (A, FUTURE, False)).refusal}"
+    assert plan_bump(text, "projects/shop.yaml", "api", A, EDGE, clock=NOW).changed
