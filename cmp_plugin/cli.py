@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from cmp_plugin.commands import Parser, write
-from cmp_plugin.problems import EXIT_INTERNAL, Failure, internal_error, write_problems
+from cmp_plugin.problems import EXIT_INTERNAL, Failure, Problem, internal_error, write_problems
 
 USAGE = """\
 cmp-render [render] PROJECT_FILE [--project NAME] [--secrets keep|resolve] [--settings FILE]
@@ -43,6 +43,46 @@ def _settings_parser() -> argparse.ArgumentParser:
     p = Parser(prog="cmp-render settings", usage=USAGE)
     p.add_argument("--settings")
     return p
+
+
+def _bump_parser() -> argparse.ArgumentParser:
+    from cmp_plugin.bump.policy import SKEW_TEXT
+
+    parser = argparse.ArgumentParser(
+        prog="cmp-render bump", allow_abbrev=False,
+        description="Set applications[name=APP].git.hash in a project file, in place and forward only.",
+        epilog="Exit status: 0 bumped or already there, 1 error, 2 usage, 3 refused: the build is not newer "
+               "than the one recorded (see docs/ci-loop.md).")
+    parser.add_argument("project_file", metavar="PROJECT_FILE", help="projects/<name>.yaml")
+    parser.add_argument("app", metavar="APP", help="name of the application in the file")
+    parser.add_argument("sha", metavar="SHA", help="full commit id: 40 lowercase hex characters")
+    parser.add_argument("--pushed-at", metavar="RFC3339",
+                        help="time of the push that produced SHA, RFC 3339 with Z or an offset, e.g. "
+                             "2026-11-27T03:04:05Z or 2026-11-27T12:04:05+09:00; recorded in UTC as "
+                             f"git.pushedAt; one older than recorded, or more than {SKEW_TEXT} ahead of the "
+                             "clock, is refused")
+    parser.add_argument("--force", action="store_true",
+                        help="skip the forward-only check (a deliberate rollback)")
+    return parser
+
+
+def _bump(argv: list[str]) -> int:
+    """`cmp-render bump`: its own usage text and exit codes (0, 1 error, 2 usage, 3 refused, 70 a bug)."""
+    try:
+        args = _bump_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage/help
+        return exc.code if isinstance(exc.code, int) else 2
+    from cmp_plugin import bump
+
+    try:
+        outcome = bump.bump_file(args.project_file, args.app, args.sha, pushed_at=args.pushed_at, force=args.force)
+    except bump.BumpError as exc:
+        write_problems(exc.problems)
+        return exc.code
+    except KeyboardInterrupt:
+        write_problems([Problem(args.project_file, 0, 0, "", "interrupted; nothing was written")])
+        return 130
+    return write(outcome.message + "\n")  # a bug reaches main(), which reports it like every command's
 
 
 def fail(failure: Failure) -> int:
@@ -76,9 +116,7 @@ def run(argv: list[str]) -> int:
 
         return vault_keys_main(argv[1:])
     if argv and argv[0] == "bump":
-        from cmp_plugin.bump import main as bump_main
-
-        return bump_main(argv[1:])
+        return _bump(argv[1:])
     if argv and argv[0] == "resolve":
         from cmp_plugin.resolve.command import main as resolve_main
 

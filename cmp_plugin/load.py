@@ -87,15 +87,9 @@ class _TooBig(Exception):
 def load_bytes(data: bytes, file: str) -> Loaded:
     """Parse one YAML document; every problem is collected in Loaded.problems."""
     out = Loaded(file)
-    if len(data) > MAX_BYTES:
-        out.problems.append(Problem(file, 1, 1, "", f"file is {len(data)} bytes; the limit is {MAX_BYTES} (1 MiB)", "size"))
-        return out
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        out.problems.append(Problem(file, line, col, "", f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", "encoding"))
+    text, problem = decode(data, file)
+    if problem is not None:
+        out.problems.append(problem)
         return out
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -106,6 +100,18 @@ def load_bytes(data: bytes, file: str) -> Loaded:
         return out
     _load_text(text, out)
     return out
+
+
+def decode(data: bytes, file: str) -> tuple[str | None, Problem | None]:
+    """The text of a file's bytes, or the one problem: over MAX_BYTES, or not UTF-8."""
+    if len(data) > MAX_BYTES:
+        return None, Problem(file, 1, 1, "", f"file is {len(data)} bytes; the limit is {MAX_BYTES} (1 MiB)", "size")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, Problem(file, line, col, "", f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", "encoding")
 
 
 def _fast_value(text: str) -> tuple | None:
@@ -147,10 +153,10 @@ def _load_text(text: str, out: Loaded) -> None:
             out.problems.append(Problem(out.file, mark.line + 1, mark.column + 1, "",
                                         "expected one YAML document, found more", "syntax"))
         else:
-            out.problems.append(_yaml_problem(exc, out.file, text))
+            out.problems.append(yaml_problem(exc, out.file, text))
         return
     except yaml.YAMLError as exc:
-        out.problems.append(_yaml_problem(exc, out.file, text))
+        out.problems.append(yaml_problem(exc, out.file, text))
         return
     finally:
         loader.dispose()
@@ -164,7 +170,8 @@ def _load_text(text: str, out: Loaded) -> None:
         out.value = None
 
 
-def _yaml_problem(exc, file: str, text: str = "") -> Problem:
+def yaml_problem(exc, file: str, text: str = "") -> Problem:
+    """The problem for PyYAML's error exc while reading text."""
     import yaml
 
     if isinstance(exc, yaml.reader.ReaderError):  # a control character; the C reader gives no mark
@@ -249,6 +256,14 @@ def read_file(path: str, display: str) -> tuple[bytes | None, Problem | None]:
     except OSError as exc:
         return None, io_problem(display, exc.strerror or type(exc).__name__)
     try:
+        return read_fd(fd, display)
+    finally:
+        os.close(fd)
+
+
+def read_fd(fd: int, display: str) -> tuple[bytes | None, Problem | None]:
+    """read_file's reading, of a file already open at fd (read from its current offset)."""
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None, io_problem(display, "not a regular file")
         os.set_blocking(fd, True)
@@ -262,8 +277,6 @@ def read_file(path: str, display: str) -> tuple[bytes | None, Problem | None]:
         return b"".join(chunks), None
     except OSError as exc:
         return None, io_problem(display, exc.strerror or type(exc).__name__)
-    finally:
-        os.close(fd)
 
 
 def io_problem(display: str, reason: str) -> Problem:

@@ -76,6 +76,10 @@ REJECTED = [
      f"{P}:31:1: error: YAML syntax: expected one YAML document, found more\n"),
     ("not-utf8", "shop.yaml", "applications: []\n# caf\udce9\n", ["api", SHA], 1,
      f"{P}:2:6: error: not valid UTF-8 (byte 0xe9)\n"),
+    ("too-big", "shop.yaml", "#" * (1024 * 1024 + 9), ["api", SHA], 1,  # the loader's limit and words
+     f"{P}:1:1: error: file is 1048577 bytes; the limit is 1048576 (1 MiB)\n"),
+    ("control-character", "shop.yaml", "applications: \x01\n", ["api", SHA], 1,
+     f"{P}:1:15: error: YAML syntax: control character U+0001 is not allowed\n"),
     ("no-git", "shop.yaml", "applications:\n  - name: api\n    port: 80\n", ["api", SHA], 1,
      f"{P}:2:5: error: applications[0].git: application 'api' has no git mapping to write the hash into\n"),
     ("alias", "shop.yaml", SEED.replace("hash: ~\n      port: 8080", "hash: &h ~\n      port: 8080")
@@ -346,6 +350,20 @@ def test_lock_timeout(workdir, capsys):
     finally:
         os.close(holder)
     assert str(info.value) == "projects/shop.yaml: error: gave up after 0.2s waiting for another bump of this file"
+
+
+def test_a_bug_is_reported_like_every_commands_and_without_its_text(workdir, capsys, monkeypatch):
+    path = write(workdir, "shop.yaml", SHOP)
+    before = snapshot(path)
+
+    def bug(*args, **kwargs):
+        raise ValueError(f"token s.{SHA}")
+
+    monkeypatch.setattr(bump, "plan_bump", bug)
+    assert main(["projects/shop.yaml", "api", SHA]) == 70
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: internal error (ValueError at ") and SHA not in err
+    assert snapshot(path) == before
 
 
 # ---- as a program: `python -m cmp_plugin.bump` and `cmp-render bump`

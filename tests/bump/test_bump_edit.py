@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from bump_samples import OLD, SEED, SHA, SHOP, hunks
 from cmp_plugin import bump
+from cmp_plugin.bump import edit
 
 LOADERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if hasattr(yaml, "CSafeLoader") else [])
 T = "2026-11-27T03:04:05Z"
@@ -17,7 +18,7 @@ T = "2026-11-27T03:04:05Z"
 @pytest.fixture(params=LOADERS, ids=lambda c: c.__name__, autouse=True)
 def loader(request, monkeypatch):
     """Every edit runs with the C parser and the pure-Python one: their marks must agree."""
-    monkeypatch.setattr(bump, "_Loader", request.param)
+    monkeypatch.setattr(edit, "_Loader", request.param)
     return request.param
 
 
@@ -190,12 +191,12 @@ def test_any_layout_changes_one_line(indent, dash_inside, style, comment, crlf, 
 
 def test_result_is_parsed_again_and_a_wrong_splice_is_refused(monkeypatch):
     """The safety net: were an edit ever to change more than the values, nothing is written."""
-    real = bump._render
-    monkeypatch.setattr(bump, "_render", lambda *a: real(*a) + "\n      extra: 1")
+    real = edit._render
+    monkeypatch.setattr(edit, "_render", lambda *a: real(*a) + "\n      extra: 1")
     with pytest.raises(bump.BumpError) as info:
         bump.plan_bump(SHOP, "projects/shop.yaml", "api", SHA)
     assert str(info.value) == ("projects/shop.yaml: error: internal error: the edit would change more than the "
                                "hash; nothing was written (please report this file)")
-    monkeypatch.setattr(bump, "_render", lambda *a: "'" + real(*a))  # unbalanced quote: invalid YAML
+    monkeypatch.setattr(edit, "_render", lambda *a: "'" + real(*a))  # unbalanced quote: invalid YAML
     with pytest.raises(bump.BumpError, match="internal error"):
         bump.plan_bump(SHOP, "projects/shop.yaml", "api", SHA)
