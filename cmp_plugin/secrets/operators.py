@@ -20,7 +20,6 @@ from collections import namedtuple
 from cmp_plugin.problems import Failure, run_problem
 from cmp_plugin.secrets import grammar
 
-MODES = ("inline", "external-secrets", "vault-secrets-operator")
 RELOADER = "secret.reloader.stakater.com/reload"
 PRUNE = "argocd.argoproj.io/sync-options"
 
