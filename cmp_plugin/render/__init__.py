@@ -38,7 +38,8 @@ TEMPLATE_NAMES = (
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _REGEX_META = re.compile(r"([\\.^$|?*+()\[\]{}-])")
-_INLINE = re.compile(r'\{% inline "([A-Za-z0-9_./-]+)" %\}')
+# with the newline after it, which an include's tag would take too (trim_blocks)
+_INLINE = re.compile(r'\{% inline "([A-Za-z0-9_./-]+)" %\}\n?')
 
 
 # Escaped after json.dumps: anything outside printable ASCII (YAML's \\u takes a code point, so
@@ -139,12 +140,8 @@ def _loader():
     class PartialsLoader(jinja2.FileSystemLoader):
         def get_source(self, environment, template):
             source, filename, uptodate = super().get_source(environment, template)
-            return _INLINE.sub(lambda m: self._partial(environment, m.group(1)), source), filename, uptodate
-
-        def _partial(self, environment, name: str) -> str:
-            text = self.get_source(environment, name)[0]
-            # the line's own newline follows the tag: the partial's last one would be a blank line
-            return text[:-1] if text.endswith("\n") else text
+            inlined = _INLINE.sub(lambda m: self.get_source(environment, m.group(1))[0], source)
+            return inlined, filename, uptodate
 
     return PartialsLoader(TEMPLATES)
 
