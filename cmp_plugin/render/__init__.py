@@ -132,7 +132,7 @@ def _bytecode_cache():
         return None
 
 
-def _loader():
+def partials_loader(root: str = TEMPLATES):
     """The templates, each with its partials written in (see the module's docstring). The bytecode
     cache's checksum is of this text, so a changed partial recompiles the templates using it."""
     import jinja2
@@ -143,7 +143,7 @@ def _loader():
             inlined = _INLINE.sub(lambda m: self.get_source(environment, m.group(1))[0], source)
             return inlined, filename, uptodate
 
-    return PartialsLoader(TEMPLATES)
+    return PartialsLoader(root)
 
 
 @lru_cache(maxsize=1)
@@ -152,7 +152,7 @@ def environment():
 
     env = jinja2.Environment(
         bytecode_cache=_bytecode_cache(),
-        loader=_loader(),
+        loader=partials_loader(),
         undefined=jinja2.StrictUndefined,
         finalize=yaml_scalar,
         autoescape=False,
