@@ -14,8 +14,6 @@ from collections import namedtuple
 
 from cmp_plugin.settings import Settings
 
-# The port ci/eventsource.yaml.j2 serves GitHub's webhooks on (a test compares them).
-WEBHOOK_PORT = 12000
 ARGO_POD_LABELS = ("workflows.argoproj.io/workflow", "eventsource-name", "sensor-name", "eventbus-name")
 WORKLOAD_SELECTOR = {"matchExpressions": [{"key": "app", "operator": "Exists"}]
                      + [{"key": key, "operator": "DoesNotExist"} for key in ARGO_POD_LABELS]}
@@ -34,7 +32,8 @@ def build(project, settings: Settings) -> Isolation:
     return Isolation(
         network_policies=settings.network_policies, ingress_namespace=settings.ingress_namespace,
         exposed=exposed, webhook_sources=(project.names["eventsource"],) if project.built_apps else (),
-        webhook_port=WEBHOOK_PORT, restrict_egress=settings.restrict_egress, workload_selector=WORKLOAD_SELECTOR,
+        webhook_port=project.webhook_port, restrict_egress=settings.restrict_egress,
+        workload_selector=WORKLOAD_SELECTOR,
         quota=settings.quota_for(project.name), limit_range=_limit_range(settings.limit_range_for(project.name)))
 
 

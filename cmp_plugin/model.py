@@ -13,10 +13,15 @@ from cmp_plugin.settings import Settings
 
 Route = namedtuple("Route", "domain name")
 
-# source is "git" (built by the CI loop) or "image" (prebuilt). image is the reference to run,
-# "" while a git app has no hash: nothing of it is deployed before a build.
-App = namedtuple("App", "name source owner repo branch hash image port routes secrets build_context dockerfile "
-                        "build_args names vault_path workloads jobs volumes pull_secret hook_jobs")
+# The port the project's EventSource serves GitHub's webhooks on: its Service, each webhook entry,
+# the webhook IngressRoutes and the NetworkPolicy that admits them.
+WEBHOOK_PORT = 12000
+
+# source is "git" (built by the CI loop) or "image" (prebuilt). repository: where a git app's
+# builds push, tagged with the commit sha ("" for a prebuilt image). image is the reference to
+# run, "" while a git app has no hash: nothing of it is deployed before a build.
+App = namedtuple("App", "name source owner repo branch hash repository image port routes secrets build_context "
+                        "dockerfile build_args names vault_path workloads jobs volumes pull_secret hook_jobs")
 
 # db_user/db_name are what applications connect as and to; managed: database and user were
 # given, so the application user is an ordinary role and the administrator is separate.
@@ -31,12 +36,14 @@ ENGINE_RESOURCES = {"postgres": {"cpu": "100m", "memory": "256Mi"}, "mysql": {"c
                     "mongodb": {"cpu": "100m", "memory": "768Mi"}, "redis": {"cpu": "50m", "memory": "128Mi"}}
 
 # default_resources: the platform's requests for the containers it owns (databases, API calls);
-# build_resources: the image build's (settings build_*, then the defaults).
+# build_resources: the image build's (settings build_*, then the defaults); build_cache: the
+# repository of the build's layer cache; build_host_aliases: (ip, host) pairs for build pods.
 Project = namedtuple("Project", "name namespace apps built_apps deployed_apps databases names vault_prefix "
-                                "registry_secret default_resources build_resources")
+                                "registry_secret default_resources build_resources build_cache build_host_aliases "
+                                "webhook_port")
 
 
-def build(data: dict, name: str, file: str, settings: Settings) -> Project:
+def build(data: dict, name: str, settings: Settings) -> Project:
     """Turn validated data into the template model; assumes validate() found no problem."""
     prefix = settings.vault_prefix_for(name)
     names = naming.project_names(name)
@@ -57,7 +64,16 @@ def build(data: dict, name: str, file: str, settings: Settings) -> Project:
                    default_resources=workloads.resources(settings=settings),
                    build_resources=workloads.resources({"cpu": settings.build_cpu_request or None,
                                                         "memory": settings.build_memory_request or None},
-                                                       settings=settings))
+                                                       settings=settings),
+                   build_cache=f"{settings.registry}/{settings.registry_project}/cache",
+                   build_host_aliases=tuple(_host_alias(pair) for pair in settings.registry_host_aliases),
+                   webhook_port=WEBHOOK_PORT)
+
+
+def _host_alias(pair: str) -> tuple[str, str]:
+    """`IP=HOST` (the setting's format, which its pattern checks) -> (ip, host)."""
+    ip, _, host = pair.partition("=")
+    return ip, host
 
 
 def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, registry_secret: str) -> App:
@@ -65,10 +81,11 @@ def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, regi
     names = naming.app_names(project, a["name"])
     if git:
         hash_ = git.get("hash") or ""
-        image = (f"{settings.registry}/{settings.registry_project}/{names['image_name']}:{hash_}" if hash_ else "")
+        repository = f"{settings.registry}/{settings.registry_project}/{names['image_name']}"
+        image = f"{repository}:{hash_}" if hash_ else ""
         pull_secret = registry_secret
     else:
-        hash_, image = "", a["image"]
+        hash_, repository, image = "", "", a["image"]
         pull_secret = registry_secret if image.startswith(f"{settings.registry}/") else ""
     domains = a.get("domains") or ()
     env = wiring.env_of(a, dbs)
@@ -77,7 +94,7 @@ def _app(a: dict, project: str, prefix: str, settings: Settings, dbs: dict, regi
     return App(
         name=a["name"], source="git" if git else "image",
         owner=(git or {}).get("owner", ""), repo=(git or {}).get("repo", ""), branch=(git or {}).get("branch", ""),
-        hash=hash_, image=image, port=a.get("port"),
+        hash=hash_, repository=repository, image=image, port=a.get("port"),
         routes=tuple(Route(d, naming.route_name(project, a["name"], d)) for d in domains),
         secrets=tuple(sorted(a.get("secrets") or ())),
         build_context=(build_.get("context") or "").strip("/"), dockerfile=build_.get("dockerfile") or "Dockerfile",

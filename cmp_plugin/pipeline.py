@@ -39,7 +39,7 @@ def _project(loaded, name: str, settings: Settings) -> model.Project:
     problems = validate(loaded, name, settings)
     if problems:
         raise Failure(problems)
-    return model.build(loaded.value, name, loaded.file, settings)
+    return model.build(loaded.value, name, settings)
 
 
 def validate_text(text: str, filename: str, project: str | None = None,

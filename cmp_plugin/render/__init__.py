@@ -4,6 +4,10 @@ The one safety rule: every `{{ }}` emits exactly one YAML scalar (or JSON flow n
 and escaped, whatever it holds. A project value can therefore never add a key, a list item
 or a document, whatever a template author writes around it. Compound strings are built
 inside the expression: `{{ registry ~ "/" ~ name }}`, never `{{ registry }}/{{ name }}`.
+
+Partials (`_*.yaml.j2`) are written into a template where it says `{% inline "path" %}`, when the
+template is loaded: a block every object repeats (its labels) costs nothing per object, where an
+include or a macro call would build a context for each. Their `{{ }}` are escaped like any other.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ TEMPLATE_NAMES = (
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _REGEX_META = re.compile(r"([\\.^$|?*+()\[\]{}-])")
+# with the newline after it, which an include's tag would take too (trim_blocks)
+_INLINE = re.compile(r'\{% inline "([A-Za-z0-9_./-]+)" %\}\n?')
 
 
 # Escaped after json.dumps: anything outside printable ASCII (YAML's \\u takes a code point, so
@@ -101,6 +107,12 @@ def k8s_literal(text: str) -> str:
     return text.replace("$", "$$")
 
 
+def json_text(value) -> str:
+    """Compact JSON text of value (an HTTP request body), keys in the order written, non-ASCII
+    escaped; `{{ }}` then quotes the text as one YAML string, like any other."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def argo_expression(text: str) -> str:
     """`{{...}}` text for Argo Workflows, which shares Jinja's delimiters."""
     return "{{" + text + "}}"
@@ -120,13 +132,27 @@ def _bytecode_cache():
         return None
 
 
+def partials_loader(root: str = TEMPLATES):
+    """The templates, each with its partials written in (see the module's docstring). The bytecode
+    cache's checksum is of this text, so a changed partial recompiles the templates using it."""
+    import jinja2
+
+    class PartialsLoader(jinja2.FileSystemLoader):
+        def get_source(self, environment, template):
+            source, filename, uptodate = super().get_source(environment, template)
+            inlined = _INLINE.sub(lambda m: self.get_source(environment, m.group(1))[0], source)
+            return inlined, filename, uptodate
+
+    return PartialsLoader(root)
+
+
 @lru_cache(maxsize=1)
 def environment():
     import jinja2
 
     env = jinja2.Environment(
         bytecode_cache=_bytecode_cache(),
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=partials_loader(),
         undefined=jinja2.StrictUndefined,
         finalize=yaml_scalar,
         autoescape=False,
@@ -135,7 +161,7 @@ def environment():
         keep_trailing_newline=True,
         auto_reload=False,
     )
-    env.filters.update(host_rule=host_rule, regex_literal=regex_literal, k8s_literal=k8s_literal)
+    env.filters.update(host_rule=host_rule, regex_literal=regex_literal, k8s_literal=k8s_literal, json_text=json_text)
     env.globals.update(argo=argo_expression)
     # Modules and the template engine live as long as the process: the cyclic collector need not
     # scan them again each time a render's allocations trigger it (docs.python.org/3/library/gc.html#gc.freeze).

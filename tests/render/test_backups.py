@@ -59,7 +59,7 @@ BY_NAME = {d["name"]: d for d in PROJECT["databases"]}
 
 
 def _db(name, project=PROJECT, env=None):
-    model = build(project, "shop", "shop.yaml", settings_for(env or {}))
+    model = build(project, "shop", settings_for(env or {}))
     return next(d for d in model.databases if d.name == name)
 
 

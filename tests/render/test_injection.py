@@ -215,7 +215,7 @@ def _model(field, value):
                            "backup": {"schedule": f("backup-schedule", "@daily"), "size": f("backup-size", "2Gi"),
                                       "timeZone": f("backup-time-zone", "UTC")}}]}
         settings = settings_for({})
-        return render_documents(model.build(data, "p", "p.yaml", settings), settings)
+        return render_documents(model.build(data, "p", settings), settings)
     data = {"applications": [{"name": f("app", "web"), "port": 80, "domains": ["a.example"], "secrets": [f("secret", "K")],
                               "git": {"owner": f("owner", "o"), "repo": f("repo", "r"), "branch": f("branch", "b"),
                                       "hash": f("hash", HASH)},
@@ -224,7 +224,7 @@ def _model(field, value):
             "databases": [{"name": f("db", "db"), "type": "redis", "version": f("version", "7"), "port": 6379,
                            "size": f("size", "1Gi"), "backup": {"schedule": "@daily"}}]}
     settings = settings_for({})
-    return render_documents(model.build(data, f("project", "p"), "p.yaml", settings), settings)
+    return render_documents(model.build(data, f("project", "p"), settings), settings)
 
 
 def _shape(x):
