@@ -160,3 +160,44 @@ def test_validation_refuses_a_derived_name_one_past_its_limit(case):
         expected = (f"derived name {name!r} ({label}) is {limit + 1} characters; "
                     f"Kubernetes allows {limit}: shorten {tail}")
     assert [p.path for p in found if p.message == expected] == [where]
+
+
+# --------------------------------------------------------------------------- the project name
+
+GOOD_PROJECTS = ["a", "shop", "shop-2", "a" * 63, "a-b-c"]
+BAD_PROJECTS = ["", "1shop", "-shop", "shop-", "Shop", "a" * 64, "sh_op", "shop\n", "é"]
+
+
+def test_project_name_is_a_label_that_starts_with_a_letter():
+    assert all(naming.is_project_name(name) for name in GOOD_PROJECTS)
+    assert not any(naming.is_project_name(name) for name in BAD_PROJECTS)
+
+
+def test_project_name_of_a_file():
+    assert naming.project_name("projects/shop.yaml") == "shop"
+    assert naming.project_name("shop.yml") == "shop"
+    assert naming.project_name("a/b/shop.txt") == "shop.txt"
+    assert naming.project_name("a.yaml/shop") == "shop"
+
+
+@pytest.mark.parametrize("name", BAD_PROJECTS, ids=repr)
+def test_argo_cd_requests_and_validation_refuse_the_same_project_names(name):
+    from cmp_plugin.argocd.request import _check_project
+    from cmp_plugin.problems import Failure
+
+    with pytest.raises(Failure) as raised:
+        _check_project(name, "parameter 'project'")
+    assert raised.value.problems[0].message == (
+        f"parameter 'project': project name {name!r} must be a lowercase RFC 1123 label "
+        "(a-z, 0-9 and '-', starting with a letter, at most 63)")
+    found = validate_text("applications: [{name: web, image: 'nginx:1'}]\n", "x.yaml", project=name or None,
+                          settings=load_settings(env={}))
+    if name:  # an empty --project falls back to the file's stem
+        assert [p.rule for p in found] == ["project-name"]
+
+
+@pytest.mark.parametrize("name", GOOD_PROJECTS)
+def test_argo_cd_requests_accept_valid_project_names(name):
+    from cmp_plugin.argocd.request import _check_project
+
+    assert _check_project(name, "parameter 'project'") == name
