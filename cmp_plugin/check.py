@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from cmp_plugin.problems import Problem, run_problem
+from cmp_plugin.problems import Problem, format_path, run_problem
 
 _OPERATOR_KINDS = ("ExternalSecret", "VaultStaticSecret")
 
@@ -75,7 +75,7 @@ def _references(doc: dict, entries: list):
     """(kind, name, key-or-None, where) for every reference an object makes; entries: _scan's."""
     kind = doc["kind"]
     for path, key, value in entries:
-        where = ".".join(map(str, ("spec",) + path + (key,)))
+        where = format_path(("spec",) + path + (key,), dotted=True)
         if key == "secretKeyRef" and isinstance(value, dict):
             yield "Secret", value.get("name"), value.get("key"), where
         elif key == "secretRef" and isinstance(value, dict):
@@ -245,7 +245,7 @@ def _placeholder_problems(docs: list[dict], strings: list[list], vault_prefix: s
     for doc, found in zip(docs, strings):
         label = f"{doc['kind']} {doc['metadata']['name']!r}"
         for path, value in found:
-            where = ".".join(map(str, path)) or "(document)"
+            where = format_path(path, dotted=True) or "(document)"
             if resolved:
                 out.append(run_problem(f"check: {label} {where} still holds an unresolved Vault placeholder", "unresolved"))
                 continue

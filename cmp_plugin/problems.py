@@ -24,6 +24,27 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def format_path(parts, *, quote: bool = False, dotted: bool = False) -> str:
+    """Where a value sits, for a message. Three spellings, each kept because messages name places
+    with it: `applications[1].port` (project files); with quote, a key that is not a plain name is
+    quoted, `data['tls.crt']` (objects the secrets stage reads); with dotted, every part is joined
+    by dots, `spec.containers.0.env` (the check stage)."""
+    if dotted:
+        return ".".join(map(str, parts))
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif quote and not _PLAIN_KEY.fullmatch(part):
+            out += f"[{part!r}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
 # A namedtuple, not a dataclass: dataclasses cost a noticeable share of a cold start.
 # line is 1-based, 0 when the problem has no place in a file; path is JSON-path-like,
 # e.g. applications[1].port. Tuples sort by file, line, column: the order of the report.
