@@ -8,13 +8,10 @@ Vault placeholder is left where it must not be.
 
 from __future__ import annotations
 
-import re
-
 from cmp_plugin.problems import Problem, format_path, run_problem
+from cmp_plugin.secrets.grammar import has_placeholder, vault_paths
 
 _OPERATOR_KINDS = ("ExternalSecret", "VaultStaticSecret")
-
-PLACEHOLDER = re.compile(r"<path:([^#<>]+)#[^<>]*>")
 
 
 def _identity(doc: dict) -> tuple:
@@ -31,15 +28,16 @@ _REFERENCE_KEYS = frozenset((
 
 def _scan(doc: dict) -> tuple[list, list]:
     """One walk of an object: (path in spec, key, value) of every entry of its spec under a
-    reference key, and (path, text) of every string that holds `<path:` (keys and list items
-    included; a key's path is its mapping's), both depth first in document order."""
+    reference key, and (path, text) of every string that holds an inline placeholder, complete or
+    not, as secrets.grammar reads them (keys and list items included; a key's path is its
+    mapping's), both depth first in document order."""
     refs: list = []
     found: list = []
     for key, item in doc.items():
-        if isinstance(key, str) and "<path:" in key:
+        if isinstance(key, str) and has_placeholder(key, False):
             found.append(((), key))
         if isinstance(item, str):
-            if "<path:" in item:
+            if has_placeholder(item, False):
                 found.append(((key,), item))
         elif isinstance(item, (dict, list)):
             _walk(item, [key], refs if key == "spec" else None, found)
@@ -51,10 +49,10 @@ def _walk(value, path: list, refs: list | None, found: list) -> None:
         for key, item in value.items():
             if refs is not None and key in _REFERENCE_KEYS:
                 refs.append((tuple(path[1:]), key, item))
-            if isinstance(key, str) and "<path:" in key:
+            if isinstance(key, str) and has_placeholder(key, False):
                 found.append((tuple(path), key))
             if isinstance(item, str):
-                if "<path:" in item:
+                if has_placeholder(item, False):
                     found.append((tuple(path) + (key,), item))
             elif isinstance(item, (dict, list)):
                 path.append(key)
@@ -63,7 +61,7 @@ def _walk(value, path: list, refs: list | None, found: list) -> None:
     else:
         for i, item in enumerate(value):
             if isinstance(item, str):
-                if "<path:" in item:
+                if has_placeholder(item, False):
                     found.append((tuple(path) + (i,), item))
             elif isinstance(item, (dict, list)):
                 path.append(i)
@@ -240,7 +238,7 @@ def _selector_problems(docs: list[dict]) -> list[Problem]:
 
 
 def _placeholder_problems(docs: list[dict], strings: list[list], vault_prefix: str, resolved: bool) -> list[Problem]:
-    """strings: per object, _scan's strings that hold `<path:`."""
+    """strings: per object, _scan's strings that hold a placeholder."""
     out = []
     for doc, found in zip(docs, strings):
         label = f"{doc['kind']} {doc['metadata']['name']!r}"
@@ -253,8 +251,8 @@ def _placeholder_problems(docs: list[dict], strings: list[list], vault_prefix: s
             if doc["kind"] != "Secret" or len(path) != 2 or path[0] not in ("data", "stringData"):
                 out.append(run_problem(f"check: {label} {where}: Vault placeholders are only allowed in Secret objects"
                                        " (the values of data and stringData)", "placeholder-scope"))
-            for match in PLACEHOLDER.finditer(value):
-                vault_path = match.group(1).strip()
+            for vault_path in vault_paths(value):
+                vault_path = vault_path.strip()
                 parts = vault_path.split("/")
                 if not vault_path.startswith(vault_prefix + "/") or ".." in parts or "" in parts or "." in parts:
                     out.append(run_problem(f"check: {label} {where}: Vault path {vault_path!r} is outside the project's prefix {vault_prefix!r}/", "placeholder-scope"))
