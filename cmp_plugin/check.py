@@ -34,10 +34,10 @@ def _scan(doc: dict) -> tuple[list, list]:
     refs: list = []
     found: list = []
     for key, item in doc.items():
-        if isinstance(key, str) and has_placeholder(key, False):
+        if isinstance(key, str) and "path:" in key and has_placeholder(key, False):
             found.append(((), key))
         if isinstance(item, str):
-            if has_placeholder(item, False):
+            if "path:" in item and has_placeholder(item, False):
                 found.append(((key,), item))
         elif isinstance(item, (dict, list)):
             _walk(item, [key], refs if key == "spec" else None, found)
@@ -45,28 +45,20 @@ def _scan(doc: dict) -> tuple[list, list]:
 
 
 def _walk(value, path: list, refs: list | None, found: list) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
+    mapping = isinstance(value, dict)
+    for key, item in value.items() if mapping else enumerate(value):
+        if mapping:
             if refs is not None and key in _REFERENCE_KEYS:
                 refs.append((tuple(path[1:]), key, item))
-            if isinstance(key, str) and has_placeholder(key, False):
+            if isinstance(key, str) and "path:" in key and has_placeholder(key, False):
                 found.append((tuple(path), key))
-            if isinstance(item, str):
-                if has_placeholder(item, False):
-                    found.append((tuple(path) + (key,), item))
-            elif isinstance(item, (dict, list)):
-                path.append(key)
-                _walk(item, path, refs, found)
-                path.pop()
-    else:
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                if has_placeholder(item, False):
-                    found.append((tuple(path) + (i,), item))
-            elif isinstance(item, (dict, list)):
-                path.append(i)
-                _walk(item, path, refs, found)
-                path.pop()
+        if isinstance(item, str):
+            if "path:" in item and has_placeholder(item, False):
+                found.append((tuple(path) + (key,), item))
+        elif isinstance(item, (dict, list)):
+            path.append(key)
+            _walk(item, path, refs, found)
+            path.pop()
 
 
 def _references(doc: dict, entries: list):
