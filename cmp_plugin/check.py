@@ -91,6 +91,12 @@ def _references(doc: dict, entries: list):
             yield "EventSource", value, None, where
         elif key == "workflowTemplateRef" and isinstance(value, dict):
             yield "WorkflowTemplate", value.get("name"), None, where
+    yield from _kind_references(doc)
+
+
+def _kind_references(doc: dict):
+    """The references that one kind of object makes at its own fixed places."""
+    kind = doc["kind"]
     if kind == "HorizontalPodAutoscaler":
         target = doc["spec"].get("scaleTargetRef") or {}
         yield target.get("kind"), target.get("name"), None, "spec.scaleTargetRef"
