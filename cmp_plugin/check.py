@@ -8,13 +8,10 @@ Vault placeholder is left where it must not be.
 
 from __future__ import annotations
 
-import re
-
-from cmp_plugin.problems import Problem, run_problem
+from cmp_plugin.problems import Problem, format_path, run_problem
+from cmp_plugin.secrets.grammar import has_placeholder, vault_paths
 
 _OPERATOR_KINDS = ("ExternalSecret", "VaultStaticSecret")
-
-PLACEHOLDER = re.compile(r"<path:([^#<>]+)#[^<>]*>")
 
 
 def _identity(doc: dict) -> tuple:
@@ -31,15 +28,16 @@ _REFERENCE_KEYS = frozenset((
 
 def _scan(doc: dict) -> tuple[list, list]:
     """One walk of an object: (path in spec, key, value) of every entry of its spec under a
-    reference key, and (path, text) of every string that holds `<path:` (keys and list items
-    included; a key's path is its mapping's), both depth first in document order."""
+    reference key, and (path, text) of every string that holds an inline placeholder, complete or
+    not, as secrets.grammar reads them (keys and list items included; a key's path is its
+    mapping's), both depth first in document order."""
     refs: list = []
     found: list = []
     for key, item in doc.items():
-        if isinstance(key, str) and "<path:" in key:
+        if isinstance(key, str) and "path:" in key and has_placeholder(key, False):
             found.append(((), key))
         if isinstance(item, str):
-            if "<path:" in item:
+            if "path:" in item and has_placeholder(item, False):
                 found.append(((key,), item))
         elif isinstance(item, (dict, list)):
             _walk(item, [key], refs if key == "spec" else None, found)
@@ -47,35 +45,27 @@ def _scan(doc: dict) -> tuple[list, list]:
 
 
 def _walk(value, path: list, refs: list | None, found: list) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
+    mapping = isinstance(value, dict)
+    for key, item in value.items() if mapping else enumerate(value):
+        if mapping:
             if refs is not None and key in _REFERENCE_KEYS:
                 refs.append((tuple(path[1:]), key, item))
-            if isinstance(key, str) and "<path:" in key:
+            if isinstance(key, str) and "path:" in key and has_placeholder(key, False):
                 found.append((tuple(path), key))
-            if isinstance(item, str):
-                if "<path:" in item:
-                    found.append((tuple(path) + (key,), item))
-            elif isinstance(item, (dict, list)):
-                path.append(key)
-                _walk(item, path, refs, found)
-                path.pop()
-    else:
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                if "<path:" in item:
-                    found.append((tuple(path) + (i,), item))
-            elif isinstance(item, (dict, list)):
-                path.append(i)
-                _walk(item, path, refs, found)
-                path.pop()
+        if isinstance(item, str):
+            if "path:" in item and has_placeholder(item, False):
+                found.append((tuple(path) + (key,), item))
+        elif isinstance(item, (dict, list)):
+            path.append(key)
+            _walk(item, path, refs, found)
+            path.pop()
 
 
 def _references(doc: dict, entries: list):
     """(kind, name, key-or-None, where) for every reference an object makes; entries: _scan's."""
     kind = doc["kind"]
     for path, key, value in entries:
-        where = ".".join(map(str, ("spec",) + path + (key,)))
+        where = format_path(("spec",) + path + (key,), dotted=True)
         if key == "secretKeyRef" and isinstance(value, dict):
             yield "Secret", value.get("name"), value.get("key"), where
         elif key == "secretRef" and isinstance(value, dict):
@@ -101,6 +91,12 @@ def _references(doc: dict, entries: list):
             yield "EventSource", value, None, where
         elif key == "workflowTemplateRef" and isinstance(value, dict):
             yield "WorkflowTemplate", value.get("name"), None, where
+    yield from _kind_references(doc)
+
+
+def _kind_references(doc: dict):
+    """The references that one kind of object makes at its own fixed places."""
+    kind = doc["kind"]
     if kind == "HorizontalPodAutoscaler":
         target = doc["spec"].get("scaleTargetRef") or {}
         yield target.get("kind"), target.get("name"), None, "spec.scaleTargetRef"
@@ -240,12 +236,12 @@ def _selector_problems(docs: list[dict]) -> list[Problem]:
 
 
 def _placeholder_problems(docs: list[dict], strings: list[list], vault_prefix: str, resolved: bool) -> list[Problem]:
-    """strings: per object, _scan's strings that hold `<path:`."""
+    """strings: per object, _scan's strings that hold a placeholder."""
     out = []
     for doc, found in zip(docs, strings):
         label = f"{doc['kind']} {doc['metadata']['name']!r}"
         for path, value in found:
-            where = ".".join(map(str, path)) or "(document)"
+            where = format_path(path, dotted=True) or "(document)"
             if resolved:
                 out.append(run_problem(f"check: {label} {where} still holds an unresolved Vault placeholder", "unresolved"))
                 continue
@@ -253,8 +249,8 @@ def _placeholder_problems(docs: list[dict], strings: list[list], vault_prefix: s
             if doc["kind"] != "Secret" or len(path) != 2 or path[0] not in ("data", "stringData"):
                 out.append(run_problem(f"check: {label} {where}: Vault placeholders are only allowed in Secret objects"
                                        " (the values of data and stringData)", "placeholder-scope"))
-            for match in PLACEHOLDER.finditer(value):
-                vault_path = match.group(1).strip()
+            for vault_path in vault_paths(value):
+                vault_path = vault_path.strip()
                 parts = vault_path.split("/")
                 if not vault_path.startswith(vault_prefix + "/") or ".." in parts or "" in parts or "." in parts:
                     out.append(run_problem(f"check: {label} {where}: Vault path {vault_path!r} is outside the project's prefix {vault_prefix!r}/", "placeholder-scope"))

@@ -15,7 +15,7 @@ import os
 import stat
 
 from cmp_plugin import fastyaml
-from cmp_plugin.problems import Problem
+from cmp_plugin.problems import Problem, format_path
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # values built after alias expansion; a real project file has a few hundred
@@ -71,13 +71,6 @@ class Loaded:
     def problem(self, path: Path, message: str, rule: str, key: bool = False) -> Problem:
         line, col = self.place(path, key)
         return Problem(self.file, line, col, format_path(path), message, rule)
-
-
-def format_path(path: Path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 class _TooBig(Exception):

@@ -1,16 +1,139 @@
-"""Every Kubernetes name derived from a project, in one place.
+"""Every name derived from a project, in one table: its pattern, its kind and so its length limit,
+and the objects it names.
 
-The validator checks these against Kubernetes' limits and the templates use them, so a
-name that passes validation is exactly the name that is rendered.
+The templates place these names, validation checks their lengths and clashes by walking the
+same table, so a name that passes validation is exactly the name that is rendered.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections import namedtuple
 
 LABEL = 63  # RFC 1123 label: namespaces, Services, label values, container and volume names
 SUBDOMAIN = 253  # RFC 1123 subdomain: most other object names
 STATEFULSET = 52  # the controller adds "-<10-char hash>" to a label value of at most 63
+
+# What Kubernetes does with a name, and so its limit. A kind of None is not a Kubernetes name
+# (a URL path, an image name, an entry inside an object) or cannot be too long.
+LIMITS = {
+    "DNS label": LABEL,
+    "DNS subdomain": SUBDOMAIN,
+    # a StatefulSet's pods get a controller-revision-hash label "<name>-<10-char hash>"; a
+    # CronJob's Jobs are named "<name>-<11 digits>", and a Job's name is its pods' job-name label
+    "StatefulSet or CronJob name": STATEFULSET,
+    "generateName prefix": LABEL - 5,  # the API server appends 5 random characters
+}
+
+# key: the name's key in the dicts below (and in templates); pattern: str.format over the
+# group's fields; kind: a key of LIMITS or None; objects: the kinds of object (or "pod label")
+# it names, so that two sources cannot claim one object; when: the name exists only
+# for "ci" (an app built from git, or a project with one), "backup" (a database with a backup),
+# "once" (a job without a schedule) or "scheduled" (a job with one); None: always.
+Name = namedtuple("Name", "key pattern kind objects when", defaults=((), None))
+
+_L, _S, _SC, _P = "DNS label", "DNS subdomain", "StatefulSet or CronJob name", "generateName prefix"
+
+TABLE: dict[str, tuple[Name, ...]] = {
+    "project": (
+        Name("namespace", "{project}", _L),
+        Name("registry_secret", "registry-secret", None, ("Secret",)),
+        # operator modes: the ServiceAccount the operator logs in to Vault as, and its
+        # SecretStore (external-secrets) or VaultAuth and VaultConnection (vault-secrets-operator)
+        Name("secrets_service_account", "{project}-secrets", _S),
+        Name("secret_store", "{project}-vault", _S),
+        # One EventBus, EventSource and Sensor per project, whatever the number of applications.
+        # The EventBus is not the NATS Streaming bus's "<project>-ci-eventbus": Argo Events refuses
+        # to change an EventBus's implementation in place, so the JetStream one is a new object.
+        Name("eventbus", "{project}-ci-bus", _L, ("EventBus",), "ci"),
+        # what Argo Events' controller names the JetStream StatefulSet and Service of that EventBus
+        Name("eventbus_statefulset", "eventbus-{project}-ci-bus-js", _SC, ("StatefulSet",), "ci"),
+        Name("eventbus_service", "eventbus-{project}-ci-bus-js-svc", _L, ("Service",), "ci"),
+        Name("eventsource", "{project}-ci-github", _L, ("EventSource",), "ci"),
+        # Argo Events: "<eventsource>-eventsource-svc"
+        Name("eventsource_service", "{project}-ci-github-eventsource-svc", _L, ("Service",), "ci"),
+        Name("sensor", "{project}-ci-github-sensor", _L, ("Sensor",), "ci"),
+        Name("ci_service_account", "{project}-ci-workflow-sa", _S, ("ServiceAccount",), "ci"),
+        Name("ci_role", "{project}-ci-workflow-role", _S, ("Role",), "ci"),
+        Name("ci_role_binding", "{project}-ci-workflow-rolebinding", _S, ("RoleBinding",), "ci"),
+        Name("github_secret", "{project}-github-access-secret", _S, ("Secret",), "ci"),
+    ),
+    "app": (
+        Name("deployment", "{app}-app", _S, ("Deployment",)),
+        Name("pod_label", "{app}-app", _L, ("pod label",)),
+        Name("container", "{app}-app", _L),
+        Name("service", "{app}", _L, ("Service",)),
+        Name("secret", "{project}-{app}-secret", _S, ("Secret",)),
+        # the app's GitHub webhook entry in the project's EventSource (also a JetStream subject
+        # token), and its dependency and trigger in the project's Sensor
+        Name("event", "{project}-{app}-github-trigger", None, (), "ci"),
+        Name("dependency", "{app}-push", None, (), "ci"),
+        Name("trigger", "{app}-build", None, (), "ci"),
+        Name("workflow_template", "{project}-{app}-build-workflow-template", _S, ("WorkflowTemplate",), "ci"),
+        Name("workflow_prefix", "{project}-{app}-build-workflow-", _P, (), "ci"),
+        Name("webhook_route", "{project}-{app}-webhook-route", _S, ("IngressRoute",), "ci"),
+        Name("webhook_path", "/{project}-{app}", None, (), "ci"),
+        Name("image_name", "{project}-{app}", None, (), "ci"),
+    ),
+    # a process of an app: its own Deployment (and Service when it has a port)
+    "process": (
+        Name("deployment", "{app}-{process}", _S, ("Deployment",)),
+        Name("pod_label", "{app}-{process}", _L, ("pod label",)),
+        Name("container", "{process}", _L),
+        Name("service", "{app}-{process}", _L, ("Service",)),
+    ),
+    # A job's name is claimed as both a Job and a CronJob, with a schedule or without one; its
+    # length is held to the limit of the object it is rendered as.
+    "job": (
+        Name("job", "{app}-{job}", _L, ("Job", "pod label"), "once"),
+        Name("cronjob", "{app}-{job}", _SC, ("CronJob",), "scheduled"),
+        Name("container", "{job}", _L),
+    ),
+    "volume": (
+        Name("claim", "{app}-{volume}", _S, ("PersistentVolumeClaim",)),
+        Name("volume", "{volume}", _L),
+    ),
+    "route": (Name("route", "{project}-{app}-{slug}-route", _S, ("IngressRoute",)),),
+    "db": (
+        Name("statefulset", "{project}-{db}-db", _SC, ("StatefulSet",)),
+        Name("pod_label", "{project}-{db}-db", _L, ("pod label",)),
+        Name("service", "{db}", _L, ("Service",)),
+        Name("secret", "{project}-{db}-secret", _S, ("Secret",)),
+        Name("volume", "{project}-{db}-data", _L),
+        Name("container", "{db}", _L),
+        Name("init", "{project}-{db}-init", _S, ("ConfigMap",)),
+    ),
+    # a database's backup: a CronJob, its pods' label and the claim that keeps the dumps
+    "backup": (
+        Name("cronjob", "{project}-{db}-backup", _SC, ("CronJob",), "backup"),
+        Name("pod_label", "{project}-{db}-backup", _L, ("pod label",), "backup"),
+        Name("claim", "{project}-{db}-backup", _S, ("PersistentVolumeClaim",), "backup"),
+        Name("container", "backup", None, (), "backup"),
+        Name("volume", "backup", None, (), "backup"),
+    ),
+}
+
+
+def _exists(entry: Name, facts) -> bool:
+    return entry.when is None or entry.when in facts
+
+
+def too_long(group: str, names: dict[str, str], facts=()) -> list[tuple[str, str, int]]:
+    """(key, name, limit) of every name of `group` that exists given `facts` (see `when`) and is
+    longer than its kind allows; `names` as derive() gives them."""
+    return [(e.key, names[e.key], LIMITS[e.kind]) for e in TABLE[group]
+            if e.kind and _exists(e, facts) and len(names[e.key]) > LIMITS[e.kind]]
+
+
+def claims(group: str, names: dict[str, str], facts=()) -> list[tuple[str, str]]:
+    """(object kind, name) of every object the names of `group` name, given `facts`."""
+    return [(kind, names[e.key]) for e in TABLE[group] if _exists(e, facts) for kind in e.objects]
+
+
+def derive(group: str, **fields: str) -> dict[str, str]:
+    """Every name of one group, by key: derive("db", project="shop", db="orders")."""
+    return {entry.key: entry.pattern.format(**fields) for entry in TABLE[group]}
 
 
 def domain_slug(domain: str) -> str:
@@ -18,116 +141,53 @@ def domain_slug(domain: str) -> str:
 
 
 def project_names(project: str) -> dict[str, str]:
-    return {
-        "namespace": project,
-        # One EventBus, EventSource and Sensor per project, whatever the number of applications.
-        # The EventBus is not the NATS Streaming bus's "<project>-ci-eventbus": Argo Events refuses to
-        # change an EventBus's implementation in place, so the JetStream one is a new object.
-        "eventbus": f"{project}-ci-bus",
-        # what Argo Events' controller names the JetStream StatefulSet and Service of that EventBus
-        "eventbus_statefulset": f"eventbus-{project}-ci-bus-js",
-        "eventbus_service": f"eventbus-{project}-ci-bus-js-svc",
-        "eventsource": f"{project}-ci-github",
-        "eventsource_service": f"{project}-ci-github-eventsource-svc",  # Argo Events: "<eventsource>-eventsource-svc"
-        "sensor": f"{project}-ci-github-sensor",
-        "ci_service_account": f"{project}-ci-workflow-sa",
-        "ci_role": f"{project}-ci-workflow-role",
-        "ci_role_binding": f"{project}-ci-workflow-rolebinding",
-        "github_secret": f"{project}-github-access-secret",
-        "registry_secret": "registry-secret",
-        # operator modes: the ServiceAccount the operator logs in to Vault as, and its
-        # SecretStore (external-secrets) or VaultAuth and VaultConnection (vault-secrets-operator)
-        "secrets_service_account": f"{project}-secrets",
-        "secret_store": f"{project}-vault",
-    }
+    return derive("project", project=project)
 
 
 def app_names(project: str, app: str) -> dict[str, str]:
-    base = f"{project}-{app}"
-    return {
-        "deployment": f"{app}-app",
-        "pod_label": f"{app}-app",
-        "container": f"{app}-app",
-        "service": app,
-        "secret": f"{base}-secret",
-        # the app's GitHub webhook entry in the project's EventSource (also a JetStream subject token),
-        # and its dependency and trigger in the project's Sensor
-        "event": f"{base}-github-trigger",
-        "dependency": f"{app}-push",
-        "trigger": f"{app}-build",
-        "workflow_template": f"{base}-build-workflow-template",
-        "workflow_prefix": f"{base}-build-workflow-",
-        "webhook_route": f"{base}-webhook-route",
-        "webhook_path": f"/{base}",
-        "image_name": base,
-    }
+    return derive("app", project=project, app=app)
 
 
 def process_names(app: str, process: str) -> dict[str, str]:
-    """A process of an app: its own Deployment (and Service when it has a port)."""
-    base = f"{app}-{process}"
-    return {"deployment": base, "pod_label": base, "container": process, "service": base}
+    return derive("process", app=app, process=process)
 
 
 def job_names(app: str, job: str) -> dict[str, str]:
-    base = f"{app}-{job}"
-    return {"job": base, "cronjob": base, "container": job}
+    return derive("job", app=app, job=job)
 
 
 def volume_names(app: str, volume: str) -> dict[str, str]:
-    return {"claim": f"{app}-{volume}", "volume": volume}
+    return derive("volume", app=app, volume=volume)
 
 
 def route_name(project: str, app: str, domain: str) -> str:
-    return f"{project}-{app}-{domain_slug(domain)}-route"
+    return derive("route", project=project, app=app, slug=domain_slug(domain))["route"]
 
 
 def db_names(project: str, db: str) -> dict[str, str]:
-    base = f"{project}-{db}"
-    return {
-        "statefulset": f"{base}-db",
-        "pod_label": f"{base}-db",
-        "service": db,
-        "secret": f"{base}-secret",
-        "volume": f"{base}-data",
-        "container": db,
-        "init": f"{base}-init",
-    }
+    return derive("db", project=project, db=db)
 
 
 def backup_names(project: str, db: str) -> dict[str, str]:
-    """A database's backup: a CronJob, its pods' label and the claim that keeps the dumps."""
-    base = f"{project}-{db}-backup"
-    return {"cronjob": base, "pod_label": base, "claim": base, "container": "backup", "volume": "backup"}
+    return derive("backup", project=project, db=db)
 
-
-# (key, limit, what Kubernetes does with it); keys not listed are free text or checked elsewhere.
-LIMITS_PROJECT = {"namespace": LABEL, "secrets_service_account": SUBDOMAIN, "secret_store": SUBDOMAIN}
-# the project's CI objects, rendered when an application is built from git. The EventBus's
-# StatefulSet is held to the StatefulSet limit (its pods' controller-revision-hash label).
-LIMITS_PROJECT_CI = {"eventbus": LABEL, "eventbus_statefulset": STATEFULSET, "eventbus_service": LABEL,
-                     "eventsource": LABEL, "eventsource_service": LABEL, "sensor": LABEL,
-                     "ci_service_account": SUBDOMAIN, "ci_role": SUBDOMAIN, "ci_role_binding": SUBDOMAIN,
-                     "github_secret": SUBDOMAIN}
-LIMITS_APP = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "service": LABEL,
-              "secret": SUBDOMAIN, "workflow_template": SUBDOMAIN,
-              "workflow_prefix": LABEL - 5, "webhook_route": SUBDOMAIN}
-LIMITS_DB = {"statefulset": STATEFULSET, "pod_label": LABEL, "service": LABEL, "secret": SUBDOMAIN,
-             "volume": LABEL, "container": LABEL, "init": SUBDOMAIN}
-# checked only for a database with `backup`: a project without one never renders these names
-LIMITS_BACKUP = {"cronjob": STATEFULSET, "pod_label": LABEL, "claim": SUBDOMAIN}
-
-# the names of an app's CI objects: a prebuilt image (`image:`) renders none of them
-CI_APP_NAMES = ("event", "dependency", "trigger", "workflow_template", "workflow_prefix", "webhook_route",
-                "webhook_path", "image_name")
-
-LIMITS_PROCESS = {"deployment": SUBDOMAIN, "pod_label": LABEL, "container": LABEL, "service": LABEL}
-# a Job's name is also its pods' job-name label; the CronJob controller appends "-<11 digits>"
-LIMITS_JOB = {"job": LABEL, "cronjob": STATEFULSET, "container": LABEL}
-LIMITS_VOLUME = {"claim": SUBDOMAIN, "volume": LABEL}
 
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def is_label(name: str) -> bool:
     return len(name) <= LABEL and bool(_LABEL_RE.fullmatch(name))
+
+
+def is_project_name(name: str) -> bool:
+    """A project name is its namespace: an RFC 1123 label that starts with a letter."""
+    return bool(name) and is_label(name) and name[0].isalpha()
+
+
+def project_name(path: str) -> str:
+    """The project is named after the file: projects/shop.yaml -> shop."""
+    base = os.path.basename(path)
+    for ext in (".yaml", ".yml"):
+        if base.endswith(ext):
+            return base[: -len(ext)]
+    return base

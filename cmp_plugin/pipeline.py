@@ -9,18 +9,10 @@ from cmp_plugin import check as check_stage
 from cmp_plugin import emit as emit_stage
 from cmp_plugin import load as load_stage
 from cmp_plugin import model
+from cmp_plugin.naming import project_name
 from cmp_plugin.problems import Failure, Problem
 from cmp_plugin.settings import Settings, load_settings
 from cmp_plugin.validate import validate
-
-
-def project_name(path: str) -> str:
-    """The project is named after the file: projects/shop.yaml -> shop."""
-    base = os.path.basename(path)
-    for ext in (".yaml", ".yml"):
-        if base.endswith(ext):
-            return base[: -len(ext)]
-    return base
 
 
 def load_project(path: str, project: str | None = None, settings: Settings | None = None,

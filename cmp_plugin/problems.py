@@ -28,17 +28,39 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def format_path(parts, *, quote: bool = False, dotted: bool = False) -> str:
+    """Where a value sits, for a message. Three spellings, each kept because messages name places
+    with it: `applications[1].port` (project files); with quote, a key that is not a plain name is
+    quoted, `data['tls.crt']` (objects the secrets stage reads); with dotted, every part is joined
+    by dots, `spec.containers.0.env` (the check stage)."""
+    if dotted:
+        return ".".join(map(str, parts))
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif quote and not _PLAIN_KEY.fullmatch(part):
+            out += f"[{part!r}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
 # A namedtuple, as the package's other records: importing dataclasses costs a share of a cold start.
 # line is 1-based, 0 when the problem has no place in a file; path is JSON-path-like,
 # e.g. applications[1].port. Tuples sort by file, line, column: the order of the report.
-class Problem(namedtuple("Problem", "file line col path message rule severity", defaults=("", "error"))):
+# Every problem is an error: reports that name a severity (`::error`, "severity": "error") say so.
+class Problem(namedtuple("Problem", "file line col path message rule", defaults=("",))):
     __slots__ = ()
 
     def format(self) -> str:
         file = printable(self.file)
         where = f"{file}:{self.line}:{self.col}: " if self.line else (f"{file}: " if file else "")
         path = f"{printable(self.path)}: " if self.path else ""
-        return f"{where}{self.severity}: {path}{printable(self.message)}"
+        return f"{where}error: {path}{printable(self.message)}"
 
 
 class Failure(Exception):
@@ -64,8 +86,7 @@ def github_command(problem: Problem) -> str:
         if problem.line:
             props += [f"line={problem.line}", f"col={problem.col}"]
     props.append(f"title={_property(problem.path or 'cmp-render')}")
-    command = "warning" if problem.severity == "warning" else "error"
-    return f"::{command} {','.join(props)}::{_data(problem.message)}"
+    return f"::error {','.join(props)}::{_data(problem.message)}"
 
 
 def _data(text: str) -> str:
@@ -79,7 +100,7 @@ def _property(text: str) -> str:
 def as_dict(problem: Problem) -> dict:
     """One problem as a JSON object; null where it has no place in a file."""
     return {"file": problem.file or None, "line": problem.line or None, "column": problem.col or None,
-            "path": problem.path or None, "rule": problem.rule or None, "severity": problem.severity,
+            "path": problem.path or None, "rule": problem.rule or None, "severity": "error",
             "message": problem.message}
 
 

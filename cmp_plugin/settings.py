@@ -16,6 +16,7 @@ import re
 from collections import namedtuple
 from typing import Mapping
 
+from cmp_plugin.naming import is_project_name
 from cmp_plugin.problems import Failure, run_problem
 
 _HOST = r"(?=.{1,253}(?::|$))[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*"
@@ -41,7 +42,6 @@ _REFUSED_KEYS = {
     "limits.cpu": "no container gets a CPU limit, so Kubernetes would refuse every pod",
     "default.cpu": "containers get no CPU limit (it throttles busy pods while the node is idle)",
 }
-_PROJECT = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Values of the container and volume settings; empty means "none" or "the default".
 _CPU_REQUEST = r"^(?:[1-9][0-9]{0,6}m|(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,3})?)?$"
 _MEMORY_REQUEST = r"^(?:[1-9][0-9]{0,9}(?:Ki|Mi|Gi|Ti|k|M|G|T)?)?$"
@@ -263,7 +263,7 @@ def _convert_overrides(raw: object, source: str) -> tuple[object, list[str]]:
     out, problems = [], []
     for project in sorted(raw, key=str):
         entry, where = raw[project], f"{source}.{project}"
-        if not isinstance(project, str) or not _PROJECT.match(project):
+        if not isinstance(project, str) or not is_project_name(project):
             problems.append(f"{source}: {project!r} is not a project name (a lowercase RFC 1123 label)")
             continue
         if not isinstance(entry, dict):

@@ -37,6 +37,7 @@ import shlex
 from pathlib import Path
 from typing import Mapping, NamedTuple
 
+from cmp_plugin import naming
 from cmp_plugin.problems import Failure, run_problem
 from cmp_plugin.settings import knob
 
@@ -49,7 +50,6 @@ YAML_SUFFIXES = (".yaml", ".yml")
 CMP_WORKDIR_NAME = "_cmp_server"
 BIND_ENV = "CMP_BIND_APP_PROJECT"
 BIND_NAME_ENV = "CMP_BIND_APP_NAME"
-_PROJECT = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class Request(NamedTuple):
@@ -302,7 +302,7 @@ def _inside(root: Path, cwd: Path, name: str, what: str, prefix: str = "") -> st
 
 
 def _check_project(name: str, what: str) -> str:
-    if not _PROJECT.match(name):
+    if not naming.is_project_name(name):
         raise _problem(f"{what}: project name {name!r} must be a lowercase RFC 1123 label "
                        "(a-z, 0-9 and '-', starting with a letter, at most 63)")
     return name
@@ -370,13 +370,7 @@ def resolve(env: Mapping[str, str], cwd: Path | None = None) -> Request:
 
 def effective_project(request: Request) -> str:
     """The project name the renderer will use: the given one, else the file's stem."""
-    if request.project:
-        return request.project
-    base = request.file.rsplit("/", 1)[-1]
-    for suffix in YAML_SUFFIXES:
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return base
+    return request.project or naming.project_name(request.file)
 
 
 def binding_problems(request: Request, env: Mapping[str, str]) -> list[str]:

@@ -7,9 +7,9 @@ documents, and the base64-decoded text of Secret values.
 
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
+from cmp_plugin.problems import format_path
 from cmp_plugin.secrets import grammar
 from cmp_plugin.secrets.values import b64decode_std
 
@@ -72,20 +72,9 @@ def describe(index: int, doc: dict) -> Doc:
     return Doc(index, label, kind, secret, annotations)
 
 
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-
 def location(parts: tuple) -> str:
     """`spec.containers[0].env[1].value`, `data['tls.crt']`."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN.fullmatch(part):
-            out += ("." if out else "") + part
-        else:
-            out += f"[{part!r}]"
-    return out
+    return format_path(parts, quote=True)
 
 
 class Slot:

@@ -232,12 +232,6 @@ def database_problems(loaded: Loaded, i: int, db: dict) -> list[Problem]:
     return out
 
 
-def job_limits(job: dict) -> dict:
-    """A `before: deploy` Job is named within 63; a CronJob within 52 (its Jobs get a suffix)."""
-    keys = ("cronjob", "container") if "schedule" in _dict(job) else ("job", "container")
-    return {k: naming.LIMITS_JOB[k] for k in keys}
-
-
 def derived_names(project: str, app: str, item: dict) -> dict[str, dict]:
     """names of an app's processes, jobs and volumes by their path suffix, for length and clash checks."""
     out = {}

@@ -28,7 +28,7 @@ def _name(item: dict) -> str | None:
 
 def project_problems(loaded: Loaded, project: str, settings: Settings) -> list[Problem]:
     where = lambda msg, rule: Problem(loaded.file, 1, 1, "project", msg, rule)  # noqa: E731
-    if not project or len(project) > naming.LABEL or not naming.is_label(project) or not project[0].isalpha():
+    if not naming.is_project_name(project):
         return [where(f"project name {project!r} (the file's stem, or --project) must be a lowercase RFC 1123 "
                       "label of at most 63 characters that starts with a letter", "project-name")]
     for pattern in BUILTIN_RESERVED + tuple(settings.reserved_namespaces):
@@ -38,29 +38,36 @@ def project_problems(loaded: Loaded, project: str, settings: Settings) -> list[P
         # its pods would be allowed into every project's app ports (docs/isolation.md)
         return [where(f"project {project!r} would deploy into the ingress controller's namespace "
                       "(setting ingress_namespace)", "reserved-namespace")]
-    out = []
-    limits = {**naming.LIMITS_PROJECT, **(naming.LIMITS_PROJECT_CI if _has_git_app(loaded.value) else {})}
-    for key, limit in limits.items():
-        name = naming.project_names(project)[key]
-        if len(name) > limit:
-            out.append(where(f"derived name {name!r} ({key.replace('_', ' ')}) is {len(name)} characters; "
-                             f"Kubernetes allows {limit}: shorten the project name", "name-length"))
-    return out
+    too_long = naming.too_long("project", naming.project_names(project), _project_facts(loaded.value))
+    return [where(f"derived name {name!r} ({key.replace('_', ' ')}) is {len(name)} characters; "
+                  f"Kubernetes allows {limit}: shorten the project name", "name-length")
+            for key, name, limit in too_long]
 
 
-def _has_git_app(value) -> bool:
-    """The project's CI objects (EventBus, EventSource, Sensor, CI RBAC) are rendered only then."""
-    return any("git" in app for _, app in _items(value, "applications"))
+def _project_facts(value) -> tuple:
+    """The project's CI objects (EventBus, EventSource, Sensor, CI RBAC) are rendered only when an
+    application is built from git."""
+    return ("ci",) if any("git" in app for _, app in _items(value, "applications")) else ()
 
 
-def _length_problems(loaded: Loaded, path: tuple, names: dict, limits: dict) -> list[Problem]:
-    out = []
-    for key, limit in limits.items():
-        name = names[key]
-        if len(name) > limit:
-            out.append(loaded.problem(path, f"derived name {name!r} ({key.replace('_', ' ')}) is {len(name)} characters; "
-                                            f"Kubernetes allows {limit}: shorten the project or this name", "name-length"))
-    return out
+def _app_facts(app: dict) -> tuple:
+    return () if "image" in app else ("ci",)  # a prebuilt image has no CI objects
+
+
+def _db_facts(db: dict) -> tuple:
+    return ("backup",) if isinstance(db.get("backup"), dict) else ()
+
+
+def _sub_facts(kind: str, item: dict) -> tuple:
+    """A job is rendered as a CronJob with a schedule and as a Job without one."""
+    return (("scheduled",) if "schedule" in item else ("once",)) if kind == "jobs" else ()
+
+
+def _length_problems(loaded: Loaded, path: tuple, group: str, names: dict, facts: tuple,
+                     label: str = "") -> list[Problem]:
+    return [loaded.problem(path, f"derived name {name!r} ({label}{key.replace('_', ' ')}) is {len(name)} characters; "
+                                 f"Kubernetes allows {limit}: shorten the project or this name", "name-length")
+            for key, name, limit in naming.too_long(group, names, facts)]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -81,7 +88,8 @@ def _control_characters(loaded: Loaded, value, path: tuple = ()) -> list[Problem
     return out
 
 
-_LIMITS_SUB = {"processes": naming.LIMITS_PROCESS, "volumes": naming.LIMITS_VOLUME}
+# the naming group of each list inside an application
+_SUB_GROUPS = {"processes": "process", "jobs": "job", "volumes": "volume"}
 
 
 def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Problem]:
@@ -94,8 +102,8 @@ def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Prob
         name = _name(app)
         if name:
             for sub, names in apps_rules.derived_names(project, name, app).items():
-                limits = apps_rules.job_limits(app["jobs"][sub[1]]) if sub[0] == "jobs" else _LIMITS_SUB[sub[0]]
-                out += _length_problems(loaded, ("applications", i) + sub + ("name",), names, limits)
+                facts = _sub_facts(sub[0], app[sub[0]][sub[1]])
+                out += _length_problems(loaded, ("applications", i) + sub + ("name",), _SUB_GROUPS[sub[0]], names, facts)
     for i, db in dbs:
         out += apps_rules.database_problems(loaded, i, db)
     if isinstance(value, dict) and not any(value.get(k) for k in ("applications", "databases")):
@@ -115,15 +123,12 @@ def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Prob
                 continue
             seen[name] = path
             if kind == "applications":
-                limits = naming.LIMITS_APP if "image" not in item else {
-                    k: v for k, v in naming.LIMITS_APP.items() if k not in naming.CI_APP_NAMES}
-                out += _length_problems(loaded, path, naming.app_names(project, name), limits)
+                out += _length_problems(loaded, path, "app", naming.app_names(project, name), _app_facts(item))
             else:
-                out += _length_problems(loaded, path, naming.db_names(project, name), naming.LIMITS_DB)
-                if isinstance(item.get("backup"), dict):  # "(backup cronjob)" in the message
-                    backup = {f"backup {k}": v for k, v in naming.backup_names(project, name).items()}
-                    out += _length_problems(loaded, path, backup,
-                                            {f"backup {k}": v for k, v in naming.LIMITS_BACKUP.items()})
+                out += _length_problems(loaded, path, "db", naming.db_names(project, name), ())
+                # "(backup cronjob)" in the message
+                out += _length_problems(loaded, path, "backup", naming.backup_names(project, name), _db_facts(item),
+                                        "backup ")
     out += _collisions(loaded, project, seen)
     domains: dict[str, tuple] = {}
     for i, app in apps:
@@ -137,27 +142,10 @@ def data_problems(loaded: Loaded, project: str, settings: Settings) -> list[Prob
                 out.append(loaded.problem(path, f"domain {domain!r} is already routed on line {first}", "duplicate-domain"))
             domains.setdefault(domain, path)
             if name:
-                route = naming.route_name(project, name, domain)
-                if len(route) > naming.SUBDOMAIN:
-                    out.append(loaded.problem(path, f"derived name {route!r} is {len(route)} characters; Kubernetes allows 253", "name-length"))
+                for _, route, limit in naming.too_long("route", {"route": naming.route_name(project, name, domain)}):
+                    out.append(loaded.problem(path, f"derived name {route!r} is {len(route)} characters; "
+                                                    f"Kubernetes allows {limit}", "name-length"))
     return out
-
-
-# Which kind each derived name is, so two different sources cannot claim one object. The Services
-# and StatefulSet are the ones Argo Events creates for the EventSource and the EventBus.
-_PROJECT_KINDS = {"registry_secret": "Secret"}
-_PROJECT_CI_KINDS = {"github_secret": "Secret", "ci_service_account": "ServiceAccount", "ci_role": "Role",
-                     "ci_role_binding": "RoleBinding", "eventbus": "EventBus", "eventbus_service": "Service",
-                     "eventbus_statefulset": "StatefulSet", "eventsource": "EventSource",
-                     "eventsource_service": "Service", "sensor": "Sensor"}
-_APP_KINDS = {"deployment": "Deployment", "service": "Service", "secret": "Secret",
-              "workflow_template": "WorkflowTemplate", "webhook_route": "IngressRoute"}
-_DB_KINDS = {"statefulset": "StatefulSet", "service": "Service", "secret": "Secret", "init": "ConfigMap"}
-_BACKUP_KINDS = {"cronjob": "CronJob", "claim": "PersistentVolumeClaim", "pod_label": "pod label"}
-# pod labels select pods for Services, PDBs and anti-affinity: two workloads must not share one
-_SUB_KINDS = {"processes": (("deployment", "Deployment"), ("service", "Service"), ("pod_label", "pod label")),
-              "jobs": (("job", "Job"), ("cronjob", "CronJob"), ("job", "pod label")),
-              "volumes": (("claim", "PersistentVolumeClaim"),)}
 
 
 def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[Problem]:
@@ -173,29 +161,25 @@ def _collisions(loaded: Loaded, project: str, names: dict[str, tuple]) -> list[P
             out.append(loaded.problem(path, f"derived {kind} name {name!r} is already derived from {where}; rename to avoid the clash", "name-collision"))
 
     if naming.is_label(project):  # otherwise project_problems has already refused the name
-        kinds = {**_PROJECT_KINDS, **(_PROJECT_CI_KINDS if _has_git_app(loaded.value) else {})}
-        for key, kind in kinds.items():
-            claim(kind, naming.project_names(project)[key], ())
+        for kind, name in naming.claims("project", naming.project_names(project), _project_facts(loaded.value)):
+            claim(kind, name, ())
     for name, path in names.items():
         kind_of_item, index = path[0], path[1]
+        item = loaded.value[kind_of_item][index]
         if kind_of_item == "applications":
-            derived = naming.app_names(project, name)
-            app = loaded.value["applications"][index]
-            for key, kind in _APP_KINDS.items():
-                if key not in naming.CI_APP_NAMES or "image" not in app:  # a prebuilt image has no CI objects
-                    claim(kind, derived[key], path)
-            claim("pod label", derived["pod_label"], path)
-            for sub, sub_names in apps_rules.derived_names(project, name, app).items():
-                for key, kind in _SUB_KINDS[sub[0]]:
-                    claim(kind, sub_names[key], ("applications", index) + sub + ("name",))
-            for j, domain in enumerate(app.get("domains") or [] if isinstance(app.get("domains"), list) else []):
+            for kind, derived in naming.claims("app", naming.app_names(project, name), _app_facts(item)):
+                claim(kind, derived, path)
+            for sub, sub_names in apps_rules.derived_names(project, name, item).items():
+                # a job's name is claimed as both a Job and a CronJob, with a schedule or without
+                for kind, derived in naming.claims(_SUB_GROUPS[sub[0]], sub_names, ("once", "scheduled")):
+                    claim(kind, derived, ("applications", index) + sub + ("name",))
+            for j, domain in enumerate(item.get("domains") or [] if isinstance(item.get("domains"), list) else []):
                 if isinstance(domain, str):
-                    claim("IngressRoute", naming.route_name(project, name, domain), ("applications", index, "domains", j))
+                    for kind, route in naming.claims("route", {"route": naming.route_name(project, name, domain)}):
+                        claim(kind, route, ("applications", index, "domains", j))
         else:
-            for key, kind in _DB_KINDS.items():
-                claim(kind, naming.db_names(project, name)[key], path)
-            claim("pod label", naming.db_names(project, name)["pod_label"], path)
-            if isinstance(loaded.value["databases"][index].get("backup"), dict):
-                for key, kind in _BACKUP_KINDS.items():
-                    claim(kind, naming.backup_names(project, name)[key], path)
+            for kind, derived in naming.claims("db", naming.db_names(project, name)):
+                claim(kind, derived, path)
+            for kind, derived in naming.claims("backup", naming.backup_names(project, name), _db_facts(item)):
+                claim(kind, derived, path)
     return out

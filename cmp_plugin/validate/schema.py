@@ -117,15 +117,6 @@ def problems(loaded: Loaded) -> list[Problem]:
     return sorted(set(out))
 
 
-def _leaves(error):
-    """The most specific errors: $ref wrappers and anyOf/oneOf parents add nothing for a user."""
-    if error.context:
-        for sub in error.context:
-            yield from _leaves(sub)
-    else:
-        yield error
-
-
 def _yaml_spelling(value) -> str:
     """A scalar as a YAML file spells it (`true`, not Python's `True`)."""
     return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
