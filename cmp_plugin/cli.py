@@ -32,10 +32,9 @@ CMP_COMMANDS = ("generate", "discover", "parameters")
 def _render_parser() -> argparse.ArgumentParser:
     p = Parser(prog="cmp-render", usage=USAGE, add_help=True)
     p.add_argument("file", metavar="PROJECT_FILE")
-    p.add_argument("--project", help="project name (default: the file's stem)")
+    p.add_project_options()
     p.add_argument("--secrets", choices=("keep", "resolve"), default="keep",
                    help="keep <path:...> placeholders (dry run, default) or resolve them from Vault")
-    p.add_argument("--settings", help="platform settings file (default: $CMP_SETTINGS_FILE)")
     return p
 
 

@@ -35,8 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="cmp-render diff", usage=USAGE)
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
-    p.add_argument("--project", help="project name of both sides (default: each file's stem)")
-    p.add_argument("--settings", help="platform settings file (default: $CMP_SETTINGS_FILE)")
+    p.add_project_options("project name of both sides (default: each file's stem)")
     return p
 
 

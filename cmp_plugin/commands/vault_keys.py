@@ -25,8 +25,7 @@ USAGE = "cmp-render vault-keys PROJECT_FILE [--project NAME] [--settings FILE] [
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="cmp-render vault-keys", usage=USAGE)
     p.add_argument("file", metavar="PROJECT_FILE")
-    p.add_argument("--project", help="project name (default: the file's stem)")
-    p.add_argument("--settings", help="platform settings file (default: $CMP_SETTINGS_FILE)")
+    p.add_project_options()
     p.add_argument("--check", action="store_true", help="verify in Vault that every key exists (prints no value)")
     return p
 
