@@ -29,20 +29,18 @@ here=$(dirname "$0")
 sed -e "s#{prefix}#$prefix#g" -e "s#{project}#$project#g" "$here/project-policy.hcl.tmpl" \
   | "$VAULT" policy write "cmp-$project" -
 
-"$VAULT" write "auth/$MOUNT/role/cmp-$project" \
-  bound_service_account_names="$SA_NAME" \
-  bound_service_account_namespaces="$SA_NAMESPACE" \
-  audience=vault \
-  token_policies="cmp-$project" \
-  token_ttl=5m \
-  token_max_ttl=10m
-
-if [ "${OPERATOR:-}" = 1 ]; then
-  "$VAULT" write "auth/$MOUNT/role/cmp-$project-secrets" \
-    bound_service_account_names="$project-secrets" \
-    bound_service_account_namespaces="$project" \
+# role NAME SERVICE_ACCOUNT NAMESPACE TTL MAX_TTL: a Kubernetes auth role with the project's policy
+role() {
+  "$VAULT" write "auth/$MOUNT/role/$1" \
+    bound_service_account_names="$2" \
+    bound_service_account_namespaces="$3" \
     audience=vault \
     token_policies="cmp-$project" \
-    token_ttl=10m \
-    token_max_ttl=1h
+    token_ttl="$4" \
+    token_max_ttl="$5"
+}
+
+role "cmp-$project" "$SA_NAME" "$SA_NAMESPACE" 5m 10m
+if [ "${OPERATOR:-}" = 1 ]; then
+  role "cmp-$project-secrets" "$project-secrets" "$project" 10m 1h
 fi
