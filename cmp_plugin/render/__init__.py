@@ -18,7 +18,8 @@ import re
 from functools import lru_cache
 import os
 
-from cmp_plugin import fastyaml, isolation
+from cmp_plugin import fastyaml
+from cmp_plugin.model import isolation
 from cmp_plugin.model import Project
 from cmp_plugin.problems import Failure, run_problem
 from cmp_plugin.settings import Settings

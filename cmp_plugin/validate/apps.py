@@ -8,7 +8,8 @@ every problem.
 from __future__ import annotations
 
 
-from cmp_plugin import naming, wiring
+from cmp_plugin import naming
+from cmp_plugin.model import wiring
 from cmp_plugin.load import Loaded
 from cmp_plugin.problems import Problem
 from cmp_plugin.validate import cron

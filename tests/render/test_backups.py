@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmp_plugin import backup as backup_mod
+from cmp_plugin.model import backup as backup_mod
 from cmp_plugin.check import check
 from cmp_plugin.model import build
 from cmp_plugin.pipeline import render_file, validate_text

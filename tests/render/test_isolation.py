@@ -250,7 +250,7 @@ def test_restrict_egress_confines_app_and_database_pods_but_not_ci(tmp_path):
 def test_egress_selector_takes_our_pods_and_never_argos():
     """The selector in isolation.py against pods labelled as the templates and Argo label them,
     including an Argo pod that somehow carries an `app` label too."""
-    from cmp_plugin.isolation import ARGO_POD_LABELS, WORKLOAD_SELECTOR
+    from cmp_plugin.model.isolation import ARGO_POD_LABELS, WORKLOAD_SELECTOR
 
     docs = docs_of(render_file(str(EXAMPLES / "blog.yaml"), env={}))
     for pod in our_pods(docs).values():

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from cmp_plugin import backup, naming, workloads, wiring
+from cmp_plugin import naming
+from cmp_plugin.model import backup, workloads, wiring
 from cmp_plugin.settings import Settings
 
 Route = namedtuple("Route", "domain name")
