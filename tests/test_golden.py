@@ -48,14 +48,39 @@ def test_golden_files_cover_what_the_examples_promise():
     assert analytics == {"Secret", "Service", "StatefulSet", "NetworkPolicy", "ResourceQuota", "LimitRange"}
 
 
-def test_documented_order_kind_then_name():
-    from cmp_plugin.emit import sort_key
+# The README's install order, written out here rather than taken from the code under test.
+INSTALL_ORDER = ["NetworkPolicy", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret", "ConfigMap",
+                 "PersistentVolumeClaim", "Role", "RoleBinding", "Service", "StatefulSet", "Deployment", "EventBus",
+                 "EventSource", "Sensor", "WorkflowTemplate", "IngressRoute"]
 
-    docs = list(yaml.safe_load_all((GOLDEN / "shop.yaml").read_text()))
-    assert [sort_key(d) for d in docs] == sorted(sort_key(d) for d in docs)
-    # what constrains pods (policies, quota, default limits) before anything that makes pods
-    assert [d["kind"] for d in docs[:7]] == ["NetworkPolicy"] * 5 + ["ResourceQuota", "LimitRange"]
-    assert docs[7]["kind"] == "ServiceAccount" and docs[-1]["kind"] == "IngressRoute"
+
+def out_of_order(docs: list[dict]) -> list[str]:
+    """Neighbours that break 'kind in install order (other kinds after, by name), then namespace, name'."""
+    def key(d):
+        kind = d["kind"]
+        rank = INSTALL_ORDER.index(kind) if kind in INSTALL_ORDER else len(INSTALL_ORDER)
+        return rank, kind, d["metadata"].get("namespace", ""), d["metadata"]["name"]
+    return [f"{key(a)} before {key(b)}" for a, b in zip(docs, docs[1:]) if key(a) > key(b)]
+
+
+def test_readme_states_the_install_order():
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "sorted by kind in install order (" + ", ".join(INSTALL_ORDER) + ", then other kinds)" in readme
+
+
+def test_the_order_check_catches_a_swap():
+    docs = [{"kind": "Service", "metadata": {"name": "a"}}, {"kind": "Secret", "metadata": {"name": "b"}}]
+    assert out_of_order(docs) and not out_of_order(docs[::-1])
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.stem)
+def test_documented_order_kind_then_name(project):
+    docs = list(yaml.safe_load_all((GOLDEN / project.name).read_text()))
+    assert out_of_order(docs) == []
+    if project.stem == "shop":
+        # what constrains pods (policies, quota, default limits) before anything that makes pods
+        assert [d["kind"] for d in docs[:7]] == ["NetworkPolicy"] * 5 + ["ResourceQuota", "LimitRange"]
+        assert docs[7]["kind"] == "ServiceAccount" and docs[-1]["kind"] == "IngressRoute"
 
 
 def test_installed_console_script_matches_module(tmp_path):
