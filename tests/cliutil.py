@@ -10,6 +10,13 @@ SHARED = REPO.parent / "shared"
 EXAMPLES = REPO / "examples" / "projects"
 
 
+def expected_lines(path: Path) -> list[str]:
+    """The `# expect: ` lines of an invalid fixture, with {file} its path from the checkout."""
+    rel = str(path.relative_to(REPO))
+    return [line[len("# expect: "):].replace("{file}", rel)
+            for line in path.read_text().splitlines() if line.startswith("# expect: ")]
+
+
 def clean_env(**extra: str) -> dict:
     """The test process's environment without platform settings or Vault variables."""
     env = {k: v for k, v in os.environ.items()
