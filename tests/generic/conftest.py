@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from openbao_plugin import openbao_server  # noqa: F401  (fixture)
+from openbao_plugin import _loopback_only, openbao_server  # noqa: F401  (fixtures)
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -129,11 +129,3 @@ def argocd_env(name="web", project="team-a", namespace="web", **plugin_env) -> d
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

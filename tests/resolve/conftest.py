@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from openbao_plugin import openbao_server  # noqa: F401  (fixture)
+from openbao_plugin import _loopback_only, openbao_server  # noqa: F401  (fixtures)
 
 
 class Vault:
@@ -25,11 +25,3 @@ class Vault:
 @pytest.fixture(scope="session")
 def vault(openbao_server):  # noqa: F811
     return Vault(openbao_server)
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
