@@ -12,7 +12,6 @@ import json
 import os
 import re
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import yaml
@@ -174,35 +173,26 @@ def upstream_errors(doc: dict) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def _kubernetes_validate():
-    """kubernetes_validate, its utils module, and its schema loader memoised (it re-reads the
-    schema files, _definitions.json included, on every call otherwise)."""
-    import kubernetes_validate
-    import kubernetes_validate.utils as kv_utils
-
-    return kubernetes_validate, kv_utils, functools.lru_cache(maxsize=None)(kv_utils.schema_contents)
-
-
-@functools.lru_cache(maxsize=1)
 def k8s_version() -> str:
     """The newest Kubernetes version kubernetes-validate ships (at least 1.30)."""
-    kv, _, _ = _kubernetes_validate()
-    version = kv.latest_version()
+    import k8s_schema
+
+    version = k8s_schema.latest_version()
     major, minor = (int(p) for p in version.split(".")[:2])
     assert (major, minor) >= (1, 30), f"kubernetes-validate ships only {version}; need >= 1.30"
     return version
 
 
 def k8s_errors(doc: dict) -> list[str]:
-    """kubernetes-validate's own validate(), strict mode, newest Kubernetes version it ships."""
-    kv, kv_utils, cached = _kubernetes_validate()
-    with mock.patch.object(kv_utils, "schema_contents", cached):
-        try:
-            kv.validate(doc, k8s_version(), strict=True)
-        except kv.ValidationError as exc:
-            return [f"{'/'.join(map(str, exc.path)) or '<root>'}: {exc.message[:300]}"]
-        except kv.SchemaNotFoundError as exc:
-            raise AssertionError(f"kubernetes-validate has no schema: {exc.message}") from None
+    """kubernetes-validate's validate(), strict mode, newest Kubernetes version it ships."""
+    import k8s_schema
+
+    try:
+        k8s_schema.validate(doc, k8s_version(), strict=True)
+    except k8s_schema.ValidationError as exc:
+        return [f"{'/'.join(map(str, exc.path)) or '<root>'}: {exc.message[:300]}"]
+    except k8s_schema.SchemaNotFoundError as exc:
+        raise AssertionError(f"kubernetes-validate has no schema: {exc.message}") from None
     return []
 
 
