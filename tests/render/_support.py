@@ -810,15 +810,6 @@ def security_problems(docs: list[dict], project: str | None = None, data: dict |
     return out
 
 
-def cmp_render_argv() -> list[str]:
-    """The installed console script when on PATH, else the module (same entry point)."""
-    import shutil
-    import sys
-
-    exe = shutil.which("cmp-render")
-    return [exe] if exe else [sys.executable, "-m", "cmp_plugin"]
-
-
 def clean_env(**extra) -> dict:
     """The test process's environment without platform settings or Vault variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CMP_", "VAULT_", "AVP_", "ARGOCD_"))}
