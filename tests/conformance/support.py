@@ -8,20 +8,20 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import harness  # noqa: E402
+from cliutil import yaml_docs  # noqa: E402
 
 SEED_APPSET = harness.SHARED / "reference" / "seed-applicationset.yaml"
 OUR_APPSET = harness.REPO / "manifests" / "applicationset.yaml"
 
 
 def load_yaml_docs(path: Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return [d for d in yaml_docs(path.read_text()) if d]
 
 
 # The two sidecars manifests/ ship: (patch file, container name, plugin name it serves).

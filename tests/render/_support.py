@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cliutil import yaml_docs
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 SCHEMAS = SHARED / "schemas"
@@ -59,12 +61,8 @@ def settings_for(env: dict[str, str]):
     return load_settings(env=dict(env))
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def docs_of(text: str) -> list[dict]:
-    """The objects of a multi-document YAML stream (YAML safe loader, C parser when available)."""
-    return [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
+# The objects of a multi-document YAML stream (YAML safe loader, C parser when available).
+docs_of = yaml_docs
 
 
 # --------------------------------------------------------------------------- project files
