@@ -7,13 +7,13 @@ import json
 import os
 import re
 import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 import harness
+from loopback import Silent
 from support import SIDECARS, keep, require_schemas, sidecar_bindings, validation_errors, with_env, with_params
 
 PROJECTS = sorted(p.name for p in (harness.GITOPS / "projects").iterdir())
@@ -453,47 +453,17 @@ def test_rendered_objects_validate(reference, our_apps, name):
 
 # --------------------------------------------------------------------------- deadlines
 
-class Blackhole:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung Vault)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = threading.Event()
-        self.conns: list[socket.socket] = []
-        self._stop = False
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            self.accepted.set()
-
-    def close(self) -> None:
-        self._stop = True
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 @pytest.fixture
 def hung_vault(tmp_path):
-    hole = Blackhole()
-    env = {
-        "VAULT_ADDR": f"http://127.0.0.1:{hole.port}",
-        "AVP_TYPE": "vault",
-        "AVP_AUTH_TYPE": "token",
-        "VAULT_TOKEN": "test-token",
-    }
-    yield hole, env
-    hole.close()
+    """A Vault that accepts connections and never answers."""
+    with Silent() as hole:
+        env = {
+            "VAULT_ADDR": hole.addr,
+            "AVP_TYPE": "vault",
+            "AVP_AUTH_TYPE": "token",
+            "VAULT_TOKEN": "test-token",
+        }
+        yield hole, env
 
 
 def _resolving_app(our_apps):
@@ -508,9 +478,9 @@ def test_sigterm_in_the_middle_of_a_run_leaves_no_stdout_and_no_process(tmp_path
 
     def terminate_once_vault_is_called(proc):
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None and not hole.accepted.is_set():
+        while time.monotonic() < deadline and proc.poll() is None and not hole.connected.is_set():
             time.sleep(0.05)
-        seen["was_waiting_on_vault"] = hole.accepted.is_set() and proc.poll() is None
+        seen["was_waiting_on_vault"] = hole.connected.is_set() and proc.poll() is None
         harness._killpg(proc.pid, 15)  # what argocd-cmp-server does at the deadline
 
     result = cmp.run(_resolving_app(our_apps), on_start=terminate_once_vault_is_called)
