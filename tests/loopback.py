@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from http.server import ThreadingHTTPServer
 
 
 class Listener:
@@ -93,3 +94,17 @@ class Trickle(Listener):
                 self._stop.wait()
             except OSError:
                 return
+
+
+class HTTPServer:
+    """A ThreadingHTTPServer with `handler` on a free loopback port, serving in a thread: `url`,
+    and `close()` when done."""
+
+    def __init__(self, handler) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
