@@ -11,6 +11,22 @@ import pytest
 from openbao import OpenBao, available
 
 
+class KVReader:
+    """KV v2 at kv/ holding `secrets` (path -> data), and a token whose policy `policy` reads
+    kv/data/<readable>/* only; `env()` is what a plugin run needs to read with it."""
+
+    def __init__(self, bao: OpenBao, policy: str, readable: str, secrets: dict, **env: str):
+        self.bao, self.addr, self.extra = bao, bao.addr, env
+        bao.enable_kv("kv", 2)
+        bao.policy(policy, f'path "kv/data/{readable}/*" {{ capabilities = ["read"] }}')
+        self.token = bao.token([policy])
+        for path, data in secrets.items():
+            bao.put_kv2("kv", path, data)
+
+    def env(self, **extra) -> dict:
+        return {"VAULT_ADDR": self.addr, "VAULT_TOKEN": self.token, **self.extra, **extra}
+
+
 @pytest.fixture(scope="session")
 def openbao_server():
     """A running OpenBao dev server: `.addr`, `.root_token`, `.api(...)`; stopped after the session."""
