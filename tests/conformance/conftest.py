@@ -59,9 +59,11 @@ def reference(tmp_path_factory) -> ReferenceRuns:
     return ReferenceRuns(tmp_path_factory.mktemp("reference"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def openbao_server():
-    """A real OpenBao dev server on 127.0.0.1 (tests/openbao.py); skipped without the `bao` binary."""
+    """A real OpenBao dev server on 127.0.0.1 (tests/openbao.py); skipped without the `bao` binary.
+    One for the conformance tests: each module configures what it reads (the setup scripts are
+    idempotent, and re-running setup-auth.sh points Kubernetes auth at that module's API)."""
     if str(HERE.parent) not in sys.path:
         sys.path.insert(0, str(HERE.parent))
     try:
