@@ -5,9 +5,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 EXAMPLES = REPO / "examples" / "projects"
+
+
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def yaml_docs(text) -> list:
+    """The documents of a YAML stream, empty ones left out, by PyYAML's safe loader (in C where it
+    is built: the pure-Python one takes a tenth of a second for one project's manifests)."""
+    return [d for d in yaml.load_all(text, Loader=SAFE_LOADER) if d is not None]
+
+
+def expected_lines(path: Path) -> list[str]:
+    """The `# expect: ` lines of an invalid fixture, with {file} its path from the checkout."""
+    rel = str(path.relative_to(REPO))
+    return [line[len("# expect: "):].replace("{file}", rel)
+            for line in path.read_text().splitlines() if line.startswith("# expect: ")]
 
 
 def clean_env(**extra: str) -> dict:

@@ -1,54 +1,32 @@
-"""The command line's contract: exact problems on stderr, nothing on stdout, non-zero exit."""
+"""The command line's contract: exact problems on stderr, nothing on stdout, non-zero exit.
+
+Every case runs cmp-render in this process (the `cli` fixture); a few run it as a real process too,
+for what only a process shows: the exit status, a usage error, a file that would block a read."""
 
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-from cliutil import EXAMPLES, REPO, clean_env, run_cli
+from cliutil import EXAMPLES, REPO, expected_lines, run_cli
 
 INVALID = sorted((REPO / "tests" / "fixtures" / "invalid").glob("*.yaml"))
 RESERVED = REPO / "tests" / "fixtures" / "reserved"
 
 
-def expected_lines(path: Path) -> list[str]:
-    rel = str(path.relative_to(REPO))
-    return [line[len("# expect: "):].replace("{file}", rel)
-            for line in path.read_text().splitlines() if line.startswith("# expect: ")]
-
-
-@pytest.fixture
-def in_process(monkeypatch):
-    """cli.main run in this process as run_cli runs it: from the checkout, no platform settings."""
-    for key in list(os.environ):
-        if key.startswith(("CMP_", "VAULT_", "AVP_", "ARGOCD_")):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(REPO)
-    from cmp_plugin import cli
-
-    return cli.main
-
-
 @pytest.mark.parametrize("fixture", INVALID, ids=lambda p: p.stem)
-def test_each_invalid_fixture_reports_exact_lines(fixture, in_process, capsys):
+def test_each_invalid_fixture_reports_exact_lines(fixture, cli):
     assert expected_lines(fixture), f"{fixture.name} has no '# expect: ' lines"
-    code = in_process([str(fixture.relative_to(REPO))])
-    out, err = capsys.readouterr()
+    code, out, err = cli(fixture.relative_to(REPO))
     assert code == 1
     assert out == ""
     assert err.splitlines() == expected_lines(fixture)
 
 
-# The same contract through a real process, for a few fixtures (the test above runs every fixture
-# in-process): exit 1, nothing on stdout, exactly the expected lines and no traceback on stderr.
-SMOKE = ["yaml-syntax", "cron-invalid"]
-
-
-@pytest.mark.parametrize("name", SMOKE)
-def test_invalid_fixture_through_the_command_line(name):
-    fixture = REPO / "tests" / "fixtures" / "invalid" / f"{name}.yaml"
+# The same contract through a real process (the test above runs every fixture in-process):
+# exit 1, nothing on stdout, exactly the expected lines and no traceback on stderr.
+def test_invalid_fixture_through_the_command_line():
+    fixture = REPO / "tests" / "fixtures" / "invalid" / "cron-invalid.yaml"
     result = run_cli(str(fixture.relative_to(REPO)))
     assert result.returncode == 1
     assert result.stdout == ""
@@ -56,7 +34,7 @@ def test_invalid_fixture_through_the_command_line(name):
     assert result.stderr.splitlines() == expected_lines(fixture)
 
 
-def test_every_problem_in_one_pass(tmp_path):
+def test_every_problem_in_one_pass(tmp_path, cli):
     bad = tmp_path / "many.yaml"
     bad.write_text(
         "applications:\n"
@@ -66,7 +44,7 @@ def test_every_problem_in_one_pass(tmp_path):
         "    domains: [Bad.Example]\n"
         "databases:\n"
         "  - {name: db, type: oracle, version: '1', port: 1, size: 1Gi, extra: 1}\n")
-    result = run_cli(str(bad))
+    result = cli(str(bad))
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert [l.split(": error: ")[1].split(":")[0] for l in lines] == [
@@ -76,52 +54,54 @@ def test_every_problem_in_one_pass(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["kube-system", "argocd", "default"])
-def test_reserved_namespaces_are_refused(name):
-    result = run_cli(str(RESERVED / f"{name}.yaml"))
+def test_reserved_namespaces_are_refused(name, cli):
+    result = cli(str(RESERVED / f"{name}.yaml"))
     assert result.returncode == 1 and result.stdout == ""
     assert "would deploy into the reserved namespace pattern" in result.stderr
     assert result.stderr.startswith(f"{RESERVED / name}.yaml:1:1: error: project: ")
 
 
-def test_reserved_namespaces_are_configurable(tmp_path):
+def test_reserved_namespaces_are_configurable(tmp_path, cli, monkeypatch):
     project = tmp_path / "platform-tools.yaml"
     project.write_text((RESERVED / "default.yaml").read_text())
-    assert run_cli(str(project)).returncode == 0
-    result = run_cli(str(project), env=clean_env(CMP_RESERVED_NAMESPACES="platform-*,monitoring"))
+    assert cli(str(project)).returncode == 0
+    monkeypatch.setenv("CMP_RESERVED_NAMESPACES", "platform-*,monitoring")
+    result = cli(str(project))
     assert result.returncode == 1 and result.stdout == ""
     assert "reserved namespace pattern 'platform-*'" in result.stderr
 
 
-def test_project_override_and_invalid_names(tmp_path):
+def test_project_override_and_invalid_names(cli):
     src = EXAMPLES / "analytics.yaml"
-    ok = run_cli(str(src), "--project", "reports")
+    ok = cli(str(src), "--project", "reports")
     assert ok.returncode == 0 and "namespace: reports" in ok.stdout
-    bad = run_cli(str(src), "--project", "Reports_1")
+    bad = cli(str(src), "--project", "Reports_1")
     assert bad.returncode == 1 and bad.stdout == ""
     assert "must be a lowercase RFC 1123 label" in bad.stderr
 
 
-def test_non_utf8_oversized_and_missing_files(tmp_path):
+def test_non_utf8_oversized_and_missing_files(tmp_path, cli):
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"databases:\n  - name: caf\xe9\n")
-    result = run_cli(str(latin))
+    result = cli(str(latin))
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"{latin}:2:14: error: not valid UTF-8 (byte 0xe9)\n"
 
     big = tmp_path / "big.yaml"
     big.write_text("# " + "x" * (1024 * 1024) + "\n")
-    result = run_cli(str(big))
+    result = cli(str(big))
     assert (result.returncode, result.stdout) == (1, "")
     assert "the limit is 1048576 (1 MiB)" in result.stderr
 
-    result = run_cli(str(tmp_path / "missing.yaml"))
+    result = cli(str(tmp_path / "missing.yaml"))
     assert (result.returncode, result.stdout) == (1, "")
     assert "cannot read: No such file or directory" in result.stderr
 
 
-def test_bad_settings_fail_before_rendering():
-    result = run_cli(str(EXAMPLES / "shop.yaml"),
-                     env=clean_env(CMP_REGISTRY="bad host", CMP_EVENTBUS_REPLICAS="many"))
+def test_bad_settings_fail_before_rendering(cli, monkeypatch):
+    monkeypatch.setenv("CMP_REGISTRY", "bad host")
+    monkeypatch.setenv("CMP_EVENTBUS_REPLICAS", "many")
+    result = cli(str(EXAMPLES / "shop.yaml"))
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.splitlines()[0].startswith("error: CMP_REGISTRY: 'bad host' does not match")
     assert result.stderr.splitlines()[1] == "error: CMP_EVENTBUS_REPLICAS: expected an integer"
@@ -141,40 +121,40 @@ def test_schema_command_prints_the_shipped_schema():
     assert result.stdout == (REPO / "cmp_plugin" / "validate" / "project.schema.json").read_text()
 
 
-def test_check_many_files_reports_cross_project_domain_conflicts(tmp_path):
+def test_check_many_files_reports_cross_project_domain_conflicts(tmp_path, cli):
     a, b = tmp_path / "alpha.yaml", tmp_path / "beta.yaml"
     app = "applications:\n  - name: web\n    git: {{owner: o, repo: r, branch: main}}\n    port: 80\n    domains: [{d}]\n"
     a.write_text(app.format(d="shared.example.com"))
     b.write_text(app.format(d="shared.example.com"))
-    result = run_cli("check", str(a), str(b))
+    result = cli("check", str(a), str(b))
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (f"{b}:5:15: error: applications[0].domains[0]: domain 'shared.example.com' "
                              f"is also claimed by project 'alpha' ({a}:5:15)\n")
     b.write_text(app.format(d="beta.example.com"))
-    ok = run_cli("check", str(a), str(b))
+    ok = cli("check", str(a), str(b))
     assert ok.returncode == 0 and ok.stdout == ""
     assert ok.stderr == "2 project files OK\n"
 
 
-def test_check_many_files_reports_cross_project_webhook_paths(tmp_path):
+def test_check_many_files_reports_cross_project_webhook_paths(tmp_path, cli):
     """Every project's webhook routes share the webhook host: /<project>-<app> must be unique."""
     a, b = tmp_path / "a-b.yaml", tmp_path / "a.yaml"
     app = "applications:\n  - name: {n}\n    git: {{owner: o, repo: r, branch: main}}\n    port: 80\n"
     a.write_text(app.format(n="c"))
     b.write_text(app.format(n="b-c"))
-    result = run_cli("check", str(a), str(b))
+    result = cli("check", str(a), str(b))
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (f"{b}:2:11: error: applications[0].name: webhook path '/a-b-c' is also derived by "
                              f"project 'a-b' ({a}:2:11)\n")
     b.write_text(app.format(n="b-c").replace("git: {owner: o, repo: r, branch: main}", "image: nginx:1.27"))
-    assert run_cli("check", str(a), str(b)).returncode == 0  # a prebuilt image has no webhook
+    assert cli("check", str(a), str(b)).returncode == 0  # a prebuilt image has no webhook
 
 
-def test_check_reports_every_file_and_duplicate_project_names(tmp_path):
+def test_check_reports_every_file_and_duplicate_project_names(tmp_path, cli):
     (tmp_path / "x.yaml").write_text((EXAMPLES / "analytics.yaml").read_text())
     (tmp_path / "x.yml").write_text((EXAMPLES / "analytics.yaml").read_text())
     bad = REPO / "tests" / "fixtures" / "invalid" / "port-range.yaml"
-    result = run_cli("check", str(tmp_path / "x.yaml"), str(tmp_path / "x.yml"), str(bad))
+    result = cli("check", str(tmp_path / "x.yaml"), str(tmp_path / "x.yml"), str(bad))
     assert result.returncode == 1 and result.stdout == ""
     assert f"{tmp_path / 'x.yml'}:1:1: error: project: project 'x' is also defined by {tmp_path / 'x.yaml'}" in result.stderr
     assert "applications[0].port: 99999 is greater than the maximum of 65535" in result.stderr

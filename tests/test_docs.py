@@ -24,10 +24,28 @@ def test_ci_runs_the_readme_test_command():
     assert run in ci.splitlines()
 
 
-def test_readme_documents_every_template_directory_and_stage():
+STAGE_ROW = re.compile(r"^\| (\w+) \| `(cmp_plugin/[^`]*)` \| (.*) \|$", re.M)
+
+
+def stage_rows(readme: str) -> list[tuple[str, str, str]]:
+    return STAGE_ROW.findall(readme.split("## How it works", 1)[1].split("\n## ", 1)[0])
+
+
+def test_readme_stage_table_names_files_that_exist():
+    rows = stage_rows((REPO / "README.md").read_text())
+    assert [stage for stage, _, _ in rows] == ["load", "validate", "model", "render", "secrets", "check", "emit"]
+    for stage, where, what in rows:
+        assert (REPO / where).exists(), f"{stage}: {where} does not exist"
+        home = REPO / where if where.endswith("/") else (REPO / where).parent
+        for name in re.findall(r"`([\w.]+\.(?:py|json))`", what):
+            assert (home / name).exists() or (REPO / "cmp_plugin" / name).exists(), f"{stage}: {name} does not exist"
+
+
+def test_readme_names_every_template_directory():
     readme = (REPO / "README.md").read_text()
-    for stage in ("load", "validate", "render", "secrets", "check", "emit"):
-        assert f"| {stage} |" in readme
+    named = re.search(r"`render/templates/\{([\w,]+)\}/`", readme).group(1).split(",")
+    on_disk = [p.name for p in (REPO / "cmp_plugin" / "render" / "templates").iterdir() if p.is_dir()]
+    assert sorted(named) == sorted(on_disk)
 
 
 def test_readme_cli_block_is_the_usage_text():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cliutil import EXAMPLES, clean_env, run_cli
+from cliutil import EXAMPLES
 from cmp_plugin.problems import Failure
 from cmp_plugin.settings import load_settings, settings_reference
 
@@ -120,22 +120,23 @@ def test_an_override_that_breaks_the_pair_names_its_project(tmp_path):
     assert len(found) == 3 and found[0].startswith(prefix), found
 
 
-def test_the_cli_fails_on_bad_settings_without_output(tmp_path):
+def test_the_cli_fails_on_bad_settings_without_output(tmp_path, cli, monkeypatch):
     settings = tmp_path / "settings.yaml"
     settings.write_text("project_overrides: {shop: {quota: {pods: many}}}\n")
-    result = run_cli(str(EXAMPLES / "shop.yaml"), "--settings", str(settings),
-                     env=clean_env(CMP_QUOTA="limits.cpu=1"))
+    monkeypatch.setenv("CMP_QUOTA", "limits.cpu=1")
+    result = cli(EXAMPLES / "shop.yaml", "--settings", settings)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.splitlines() == [
         "error: CMP_QUOTA: limits.cpu is not supported: no container gets a CPU limit, so Kubernetes would refuse every pod",
         f"error: settings file {settings}: project_overrides.shop.quota: pods: 'many' does not match ^(?:0|[1-9][0-9]{{0,5}})$"]
 
 
-def test_no_project_may_live_in_the_ingress_namespace(tmp_path):
+def test_no_project_may_live_in_the_ingress_namespace(tmp_path, cli, monkeypatch):
     project = tmp_path / "traefik.yaml"
     project.write_text((EXAMPLES / "analytics.yaml").read_text())
-    result = run_cli(str(project))
+    result = cli(project)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (f"{project}:1:1: error: project: project 'traefik' would deploy into the ingress "
                              "controller's namespace (setting ingress_namespace)\n")
-    assert run_cli(str(project), env=clean_env(CMP_INGRESS_NAMESPACE="kube-system")).returncode == 0
+    monkeypatch.setenv("CMP_INGRESS_NAMESPACE", "kube-system")
+    assert cli(project).returncode == 0

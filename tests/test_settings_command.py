@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cliutil import EXAMPLES, REPO, run_cli
+from cliutil import EXAMPLES, REPO
 from cmp_plugin.settings import FIELDS, load_settings, settings_file_text
 from render._support import SETTINGS_VARIANTS
 
@@ -91,8 +91,8 @@ def test_a_bad_setting_fails_the_command(monkeypatch, capsys):
     assert out == "" and err.startswith("error: CMP_EVENTBUS_REPLICAS: ")
 
 
-def test_settings_through_the_command_line(tmp_path):
-    result = run_cli("settings")
+def test_settings_through_the_command_line(tmp_path, cli):
+    result = cli("settings")
     assert (result.returncode, result.stderr) == (0, "")
     (tmp_path / "s.yaml").write_text(result.stdout)
     assert load_settings(env={}, file=str(tmp_path / "s.yaml")) == load_settings(env={})

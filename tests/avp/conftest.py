@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from openbao import OpenBao, available
+from openbao_plugin import _loopback_only  # noqa: F401  (fixture)
 
 # pkg/helpers/test_helpers.go, CreateTestAppRoleVault
 KV1 = {
@@ -80,11 +81,3 @@ def avp_env(avp_vault, tmp_path):
     cache = tmp_path / "vault-cache"
     cache.mkdir(mode=0o700)
     return avp_vault.env(str(cache))
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

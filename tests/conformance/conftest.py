@@ -14,7 +14,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import harness  # noqa: E402
-from support import OUR_APPSET, SEED_APPSET, load_yaml_docs  # noqa: E402
+from support import OUR_APPSET, SEED_APPSET, keep, load_yaml_docs  # noqa: E402
 
 
 @pytest.fixture
@@ -37,9 +37,33 @@ def seed_apps() -> dict[str, dict]:
     return {a["metadata"]["name"]: a for a in harness.generate_applications(appset)}
 
 
-@pytest.fixture(scope="module")
+class ReferenceRuns:
+    """One generate request per Application with secrets=keep, by a harness without Vault, made
+    the first time a test asks and shared by every test that only reads its result (the output
+    the other layouts, trees and concurrent runs must equal)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.harness = harness.Harness(tmp)
+        self.runs: dict[str, harness.Result] = {}
+
+    def run(self, app: dict) -> harness.Result:
+        """The result of cmp.run(keep(app)) for one of the ApplicationSets' Applications."""
+        name = app["spec"]["source"]["plugin"]["name"] + "/" + app["metadata"]["name"]
+        if name not in self.runs:
+            self.runs[name] = self.harness.run(keep(app))
+        return self.runs[name]
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory) -> ReferenceRuns:
+    return ReferenceRuns(tmp_path_factory.mktemp("reference"))
+
+
+@pytest.fixture(scope="session")
 def openbao_server():
-    """A real OpenBao dev server on 127.0.0.1 (tests/openbao.py); skipped without the `bao` binary."""
+    """A real OpenBao dev server on 127.0.0.1 (tests/openbao.py); skipped without the `bao` binary.
+    One for the conformance tests: each module configures what it reads (the setup scripts are
+    idempotent, and re-running setup-auth.sh points Kubernetes auth at that module's API)."""
     if str(HERE.parent) not in sys.path:
         sys.path.insert(0, str(HERE.parent))
     try:

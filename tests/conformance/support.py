@@ -8,20 +8,20 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import harness  # noqa: E402
+from cliutil import yaml_docs  # noqa: E402
 
 SEED_APPSET = harness.SHARED / "reference" / "seed-applicationset.yaml"
 OUR_APPSET = harness.REPO / "manifests" / "applicationset.yaml"
 
 
 def load_yaml_docs(path: Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return [d for d in yaml_docs(path.read_text()) if d]
 
 
 # The two sidecars manifests/ ship: (patch file, container name, plugin name it serves).
@@ -87,15 +87,15 @@ def require_schemas() -> None:
 
 
 def kube_version() -> str:
-    import kubernetes_validate
+    import k8s_schema
 
-    return kubernetes_validate.latest_version()
+    return k8s_schema.latest_version()
 
 
 def validation_errors(doc: dict) -> list[str]:
     """Errors of one object: custom resources against ../shared/schemas, built-in kinds against
     kubernetes-validate's schemas (strict: unknown fields are errors)."""
-    import kubernetes_validate
+    import k8s_schema
 
     name = f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
     group = doc["apiVersion"].rpartition("/")[0]
@@ -113,7 +113,7 @@ def validation_errors(doc: dict) -> list[str]:
                     errors += [f"{name} trigger resource: {e}" for e in validation_errors(resource)]
         return errors
     try:
-        kubernetes_validate.validate(doc, kube_version(), strict=True)
-    except kubernetes_validate.ValidationError as exc:
+        k8s_schema.validate(doc, kube_version(), strict=True)
+    except k8s_schema.ValidationError as exc:
         return [f"{name}: {'/'.join(map(str, exc.path))}: {exc.message}"]
     return []

@@ -7,13 +7,13 @@ import json
 import os
 import re
 import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 import harness
+from loopback import Silent
 from support import SIDECARS, keep, require_schemas, sidecar_bindings, validation_errors, with_env, with_params
 
 PROJECTS = sorted(p.name for p in (harness.GITOPS / "projects").iterdir())
@@ -62,24 +62,24 @@ def test_the_applicationsets_cover_every_sample_project(our_apps, seed_apps):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_our_layout_renders_what_the_pipeline_renders(cmp, our_apps, name):
+def test_our_layout_renders_what_the_pipeline_renders(reference, our_apps, name):
     app = keep(our_apps[name])
     assert app["spec"]["source"]["path"] == "projects"
-    result = cmp.run(app)
+    result = reference.run(our_apps[name])
     assert_rendered(result, name)
     file = next(p for p in PROJECTS if re.sub(r"\.ya?ml$", "", p) == name)
     assert result.stdout.decode() == direct_render(file, name)
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "india"])
-def test_seed_layout_renders_the_same_manifests(cmp, our_apps, seed_apps, name):
+def test_seed_layout_renders_the_same_manifests(reference, our_apps, seed_apps, name):
     seed = keep(seed_apps[name])
     assert seed["spec"]["source"]["path"] == "chart"
     assert seed["spec"]["source"]["plugin"]["name"] == "argocd-vault-plugin-helm"
     assert "HELM_ARGS" in [e["name"] for e in seed["spec"]["source"]["plugin"]["env"]]
-    result = cmp.run(seed)
+    result = reference.run(seed_apps[name])
     assert_rendered(result, name)
-    ours = cmp.run(keep(our_apps[name]))
+    ours = reference.run(our_apps[name])
     assert result.stdout == ours.stdout
 
 
@@ -424,11 +424,11 @@ def test_parameters_prints_only_a_json_array_with_the_reduced_env(cmp, our_apps,
 
 # --------------------------------------------------------------------------- concurrency
 
-def test_eight_concurrent_runs_do_not_interfere(cmp, our_apps):
+def test_eight_concurrent_runs_do_not_interfere(cmp, reference, our_apps):
     names = [n for n in NAMES if n != "india"][:8]
     assert len(names) == 8
     apps = [keep(our_apps[n]) for n in names]
-    sequential = [cmp.run(a).stdout for a in apps]
+    sequential = [reference.run(our_apps[n]).stdout for n in names]
     for _ in range(2):
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             concurrent_results = list(pool.map(cmp.run, apps))
@@ -442,9 +442,9 @@ def test_eight_concurrent_runs_do_not_interfere(cmp, our_apps):
 # --------------------------------------------------------------------------- rendered objects
 
 @pytest.mark.parametrize("name", NAMES)
-def test_rendered_objects_validate(cmp, our_apps, name):
+def test_rendered_objects_validate(reference, our_apps, name):
     require_schemas()
-    result = cmp.run(keep(our_apps[name]))
+    result = reference.run(our_apps[name])
     assert result.ok, result.error
     errors = [e for obj in result.objects for e in validation_errors(obj)]
     assert not errors, "\n".join(errors)
@@ -452,47 +452,17 @@ def test_rendered_objects_validate(cmp, our_apps, name):
 
 # --------------------------------------------------------------------------- deadlines
 
-class Blackhole:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung Vault)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = threading.Event()
-        self.conns: list[socket.socket] = []
-        self._stop = False
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            self.accepted.set()
-
-    def close(self) -> None:
-        self._stop = True
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 @pytest.fixture
 def hung_vault(tmp_path):
-    hole = Blackhole()
-    env = {
-        "VAULT_ADDR": f"http://127.0.0.1:{hole.port}",
-        "AVP_TYPE": "vault",
-        "AVP_AUTH_TYPE": "token",
-        "VAULT_TOKEN": "test-token",
-    }
-    yield hole, env
-    hole.close()
+    """A Vault that accepts connections and never answers."""
+    with Silent() as hole:
+        env = {
+            "VAULT_ADDR": hole.addr,
+            "AVP_TYPE": "vault",
+            "AVP_AUTH_TYPE": "token",
+            "VAULT_TOKEN": "test-token",
+        }
+        yield hole, env
 
 
 def _resolving_app(our_apps):
@@ -507,9 +477,9 @@ def test_sigterm_in_the_middle_of_a_run_leaves_no_stdout_and_no_process(tmp_path
 
     def terminate_once_vault_is_called(proc):
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None and not hole.accepted.is_set():
+        while time.monotonic() < deadline and proc.poll() is None and not hole.connected.is_set():
             time.sleep(0.05)
-        seen["was_waiting_on_vault"] = hole.accepted.is_set() and proc.poll() is None
+        seen["was_waiting_on_vault"] = hole.connected.is_set() and proc.poll() is None
         harness._killpg(proc.pid, 15)  # what argocd-cmp-server does at the deadline
 
     result = cmp.run(_resolving_app(our_apps), on_start=terminate_once_vault_is_called)

@@ -71,11 +71,11 @@ def test_appproject_applications_are_annotated_with_their_chart():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_the_annotated_file_is_all_a_render_reads(cmp, reduced, our_apps, name):
+def test_the_annotated_file_is_all_a_render_reads(reference, reduced, our_apps, name):
     """Delete everything the annotation does not name (other projects, chart/, README): the
     render is the same, so a commit to any other file cannot change it."""
     app = keep(our_apps[name])
-    full = cmp.run(app)
+    full = reference.run(our_apps[name])
     assert full.ok, full.error
     keep_files = {f"projects/{project_file(name)}"}
 
@@ -137,24 +137,24 @@ def test_a_commit_re_renders_only_the_application_of_the_changed_file(tmp_path, 
 # --------------------------------------------------------------------------- the reduced tree
 
 @pytest.mark.parametrize("name", NAMES)
-def test_our_layout_renders_the_same_from_the_reduced_tree(cmp, reduced, our_apps, name):
+def test_our_layout_renders_the_same_from_the_reduced_tree(reference, reduced, our_apps, name):
     app = keep(our_apps[name])
     result = reduced.run(app)
     assert result.ok, result.error
     # Argo CD sends projects/ only, and the cwd is its root.
     assert (result.streamed.root, result.streamed.app_rel_path) == ("projects", ".")
     assert result.streamed.files == len(PROJECTS)
-    assert result.stdout == cmp.run(app).stdout
+    assert result.stdout == reference.run(our_apps[name]).stdout
 
 
 @pytest.mark.parametrize("name", SEED_NAMES)
-def test_seed_layout_renders_the_same_from_the_reduced_tree(cmp, reduced, seed_apps, name):
+def test_seed_layout_renders_the_same_from_the_reduced_tree(reference, reduced, seed_apps, name):
     app = keep(seed_with_annotation(seed_apps[name]))
     result = reduced.run(app)
     assert result.ok, result.error
     # chart/ and projects/x.yaml have only the repository's root in common: nothing is saved.
     assert (result.streamed.root, result.streamed.app_rel_path) == (".", "chart")
-    assert result.stdout == cmp.run(keep(seed_apps[name])).stdout
+    assert result.stdout == reference.run(seed_apps[name]).stdout
 
 
 def test_without_the_annotation_the_whole_repository_is_sent(reduced, seed_apps):

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import harness
+from cliutil import yaml_docs
 from support import load_yaml_docs, require_schemas, validation_errors
 
 REPO = harness.REPO
@@ -206,7 +207,7 @@ def kustomize(work: Path, edit=lambda text: text) -> list[dict]:
     (work / "kustomization.yaml").write_text(edit(text))
     result = subprocess.run([kubectl, "kustomize", str(work)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    return [d for d in yaml.safe_load_all(result.stdout) if d]
+    return [d for d in yaml_docs(result.stdout) if d]
 
 
 @pytest.fixture(scope="module")
@@ -477,7 +478,7 @@ def helm():
 def render_appproject(helm, values: dict) -> dict:
     with helm.Chart.load(str(MANIFESTS / "charts" / "project-appproject")) as chart:
         out = chart.render(values, name=f"appproject-{values.get('project')}", namespace="argocd")
-    docs = [d for text in out.values() for d in yaml.safe_load_all(text) if d]
+    docs = [d for text in out.values() for d in yaml_docs(text) if d]
     assert len(docs) == 1
     return docs[0]
 
@@ -518,7 +519,7 @@ def test_appproject_allows_every_kind_the_renderer_produces(helm):
     files = sorted((harness.GITOPS / "projects").iterdir()) + sorted((REPO / "examples" / "projects").glob("*.yaml"))
     seen = set()
     for path in files:
-        for doc in yaml.safe_load_all(render_file(str(path), secrets="keep")):
+        for doc in yaml_docs(render_file(str(path), secrets="keep")):
             if doc:
                 seen.add((doc["apiVersion"].rpartition("/")[0], doc["kind"]))
     assert seen and seen <= allowed, f"not allowed by the AppProject: {sorted(seen - allowed)}"

@@ -19,16 +19,16 @@ import re
 import secrets
 import shutil
 import subprocess
-import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import yaml
 
 import harness
+from loopback import HTTPServer
 from support import SIDECARS, sidecar_bindings, with_params
 
 PLACEHOLDER = re.compile(r"<path:([^#<>]+)#([^#<>|]+?)\s*(?:\|[^<>]*)?>")
@@ -77,13 +77,8 @@ class FakeTokenReview:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http = HTTPServer(Handler)
+        self.url, self.close = self.http.url, self.http.close
 
 
 def placeholders(project_file: str) -> dict[str, dict[str, str]]:
@@ -131,13 +126,8 @@ class RecordingProxy:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http = HTTPServer(Handler)
+        self.url, self.close = self.http.url, self.http.close
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from openbao_plugin import openbao_server  # noqa: F401  (fixture)
+from openbao_plugin import KVReader, _loopback_only, openbao_server  # noqa: F401  (fixtures)
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -100,23 +100,11 @@ def gitops(tmp_path) -> Path:
     return repo
 
 
-class Vault:
-    def __init__(self, bao):
-        self.bao = bao
-        self.addr = bao.addr
-        bao.enable_kv("kv", 2)
-        bao.policy("cmp-generic", 'path "kv/data/apps/*" { capabilities = ["read"] }')
-        self.token = bao.token(["cmp-generic"])
-        bao.put_kv2("kv", "apps/team-a/web/db", {"user": "app", "password": PASSWORD})
-        bao.put_kv2("kv", "apps/team-b/web/db", {"user": "other", "password": "pw-of-team-b"})
-
-    def env(self, **extra) -> dict:
-        return {"VAULT_ADDR": self.addr, "VAULT_TOKEN": self.token, "CMP_RESOLVE_PREFIXES": PREFIXES, **extra}
-
-
 @pytest.fixture(scope="session")
 def vault(openbao_server):  # noqa: F811
-    return Vault(openbao_server)
+    return KVReader(openbao_server, "cmp-generic", "apps", {
+        "apps/team-a/web/db": {"user": "app", "password": PASSWORD},
+        "apps/team-b/web/db": {"user": "other", "password": "pw-of-team-b"}}, CMP_RESOLVE_PREFIXES=PREFIXES)
 
 
 def argocd_env(name="web", project="team-a", namespace="web", **plugin_env) -> dict:
@@ -129,11 +117,3 @@ def argocd_env(name="web", project="team-a", namespace="web", **plugin_env) -> d
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

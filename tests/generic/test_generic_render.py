@@ -7,8 +7,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-import yaml
 
+from cliutil import yaml_docs
 from cmp_plugin.generic import generate, render
 from cmp_plugin.problems import Failure
 from conftest import PASSWORD, argocd_env
@@ -21,7 +21,7 @@ def run(vault, monkeypatch, cwd, runner=None, **env):
 
 
 def objects(text: str) -> dict:
-    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(text) if d}
+    return {(d["kind"], d["metadata"]["name"]): d for d in yaml_docs(text) if d}
 
 
 def test_a_chart_with_argo_cds_release_and_namespace_and_helm_args(vault, gitops, monkeypatch):

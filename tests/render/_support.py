@@ -12,10 +12,11 @@ import json
 import os
 import re
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import yaml
+
+from cliutil import yaml_docs
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -60,12 +61,8 @@ def settings_for(env: dict[str, str]):
     return load_settings(env=dict(env))
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def docs_of(text: str) -> list[dict]:
-    """The objects of a multi-document YAML stream (YAML safe loader, C parser when available)."""
-    return [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
+# The objects of a multi-document YAML stream (YAML safe loader, C parser when available).
+docs_of = yaml_docs
 
 
 # --------------------------------------------------------------------------- project files
@@ -174,35 +171,26 @@ def upstream_errors(doc: dict) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def _kubernetes_validate():
-    """kubernetes_validate, its utils module, and its schema loader memoised (it re-reads the
-    schema files, _definitions.json included, on every call otherwise)."""
-    import kubernetes_validate
-    import kubernetes_validate.utils as kv_utils
-
-    return kubernetes_validate, kv_utils, functools.lru_cache(maxsize=None)(kv_utils.schema_contents)
-
-
-@functools.lru_cache(maxsize=1)
 def k8s_version() -> str:
     """The newest Kubernetes version kubernetes-validate ships (at least 1.30)."""
-    kv, _, _ = _kubernetes_validate()
-    version = kv.latest_version()
+    import k8s_schema
+
+    version = k8s_schema.latest_version()
     major, minor = (int(p) for p in version.split(".")[:2])
     assert (major, minor) >= (1, 30), f"kubernetes-validate ships only {version}; need >= 1.30"
     return version
 
 
 def k8s_errors(doc: dict) -> list[str]:
-    """kubernetes-validate's own validate(), strict mode, newest Kubernetes version it ships."""
-    kv, kv_utils, cached = _kubernetes_validate()
-    with mock.patch.object(kv_utils, "schema_contents", cached):
-        try:
-            kv.validate(doc, k8s_version(), strict=True)
-        except kv.ValidationError as exc:
-            return [f"{'/'.join(map(str, exc.path)) or '<root>'}: {exc.message[:300]}"]
-        except kv.SchemaNotFoundError as exc:
-            raise AssertionError(f"kubernetes-validate has no schema: {exc.message}") from None
+    """kubernetes-validate's validate(), strict mode, newest Kubernetes version it ships."""
+    import k8s_schema
+
+    try:
+        k8s_schema.validate(doc, k8s_version(), strict=True)
+    except k8s_schema.ValidationError as exc:
+        return [f"{'/'.join(map(str, exc.path)) or '<root>'}: {exc.message[:300]}"]
+    except k8s_schema.SchemaNotFoundError as exc:
+        raise AssertionError(f"kubernetes-validate has no schema: {exc.message}") from None
     return []
 
 
@@ -818,15 +806,6 @@ def security_problems(docs: list[dict], project: str | None = None, data: dict |
         if bool(read_only) != want["read_only"] or bool(tmp_volume) != want["read_only"]:
             out.append(f"{where}: read-only root {sorted(read_only)}, /tmp {tmp_volume}, expected {want['read_only']}")
     return out
-
-
-def cmp_render_argv() -> list[str]:
-    """The installed console script when on PATH, else the module (same entry point)."""
-    import shutil
-    import sys
-
-    exe = shutil.which("cmp-render")
-    return [exe] if exe else [sys.executable, "-m", "cmp_plugin"]
 
 
 def clean_env(**extra) -> dict:

@@ -183,7 +183,7 @@ def run_backup(cronjob, shell, backup_dir: Path, log_dir: Path, tools: Path, sec
     """The CronJob's container as the kubelet starts it (command + args, env with secretKeyRefs
     resolved, Kubernetes' $(VAR) expansion applied), with /backup at backup_dir."""
     c = pod_template(cronjob)["spec"]["containers"][0]
-    env, expanded = {}, {}
+    env = {}
     for e in c["env"]:
         if "valueFrom" in e:
             ref = e["valueFrom"]["secretKeyRef"]

@@ -274,23 +274,17 @@ def _mutations():
             pod(docs, kind, name)[key] = value
         return mutate
 
+    def set_or_delete(context, key, value):  # None deletes the key
+        if value is None:
+            del context[key]
+        else:
+            context[key] = value
+
     def set_sc(kind, name, key, value):
-        def mutate(docs):
-            sc = pod(docs, kind, name)["securityContext"]
-            if value is None:
-                del sc[key]
-            else:
-                sc[key] = value
-        return mutate
+        return lambda docs: set_or_delete(pod(docs, kind, name)["securityContext"], key, value)
 
     def set_csc(kind, name, key, value):
-        def mutate(docs):
-            csc = container(docs, kind, name)["securityContext"]
-            if value is None:
-                del csc[key]
-            else:
-                csc[key] = value
-        return mutate
+        return lambda docs: set_or_delete(container(docs, kind, name)["securityContext"], key, value)
 
     def drop_tmp(docs):
         pod(docs, "Deployment", "web-worker")["volumes"] = []

@@ -3,6 +3,7 @@ docs/posture.md's allow-list, which may not name a check of the kinds a platform
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import shutil
@@ -39,20 +40,22 @@ def allow_list() -> dict[str, str]:
     return {check: reason.strip() for check, reason in rows}
 
 
-def _checkov() -> list[str]:
+def _checkov() -> tuple[list[str], str]:
+    """checkov's command and version. Beside this interpreter, its version is the installed
+    distribution's (a `checkov --version` costs a whole checkov start-up)."""
     exe = Path(sys.executable).with_name("checkov")
     if exe.exists():
-        return [str(exe)]
+        return [str(exe)], importlib.metadata.version("checkov")
     found = shutil.which("checkov")
     if not found:
         pytest.skip(f"checkov is not installed (python3 -m pip install 'checkov=={CHECKOV_VERSION}')")
-    return [found]
+    version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=120).stdout.strip()
+    return [found], version
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    checkov = _checkov()
-    version = subprocess.run(checkov + ["--version"], capture_output=True, text=True, timeout=120).stdout.strip()
+    checkov, version = _checkov()
     assert version == CHECKOV_VERSION, f"checkov {version} is installed; the allow-list is for {CHECKOV_VERSION}"
     work = tmp_path_factory.mktemp("posture")
     for golden in sorted(GOLDEN.glob("*.yaml")):

@@ -15,7 +15,6 @@ import io
 import os
 import re
 import string
-import subprocess
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -25,12 +24,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings as hsettings, strategies as st
 
+from cliutil import run_cli
 from cmp_plugin import cli
 from cmp_plugin.pipeline import render_file, validate_text
 from cmp_plugin.problems import Failure
 from cmp_plugin.validate import schema as fast_schema
 
-from ._support import (SETTINGS_VARIANTS, all_object_errors, clean_env, cmp_render_argv, docs_of, integrity_problems,
+from ._support import (SETTINGS_VARIANTS, all_object_errors, clean_env, docs_of, integrity_problems,
                        name_problems, require_shared, security_problems, settings_for)
 
 LOWER = string.ascii_lowercase
@@ -452,12 +452,12 @@ def test_cli_fails_cleanly_on_invalid_projects(data):
     project, mutated = data.draw(_invalid(MUTATIONS[mutation]))
     with tempfile.TemporaryDirectory() as tmp:
         path = _write(tmp, project, _content(mutated))
-        run = subprocess.run([*cmp_render_argv(), str(path)], capture_output=True, env=clean_env(), timeout=60)
-    assert run.stdout == b""
+        run = run_cli(str(path))
+    assert run.stdout == ""
     assert run.returncode == 1, run.stderr
-    lines = run.stderr.decode("utf-8").splitlines()
+    lines = run.stderr.splitlines()
     assert lines and all(PROBLEM_LINE.match(line) for line in lines), lines
-    assert b"Traceback" not in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 # --------------------------------------------------------------------------- fast validator == jsonschema

@@ -5,31 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from openbao_plugin import openbao_server  # noqa: F401  (fixture)
-
-
-class Vault:
-    def __init__(self, bao):
-        self.bao = bao
-        self.addr = bao.addr
-        bao.enable_kv("kv", 2)
-        bao.policy("team-a", 'path "kv/data/team-a/*" { capabilities = ["read"] }')
-        self.token = bao.token(["team-a"])
-        bao.put_kv2("kv", "team-a/db", {"password": "pw-Zq8<x>y", "user": "app", "port": 5432})
-        bao.put_kv2("kv", "team-b/db", {"password": "pw-of-team-b"})
-
-    def env(self, **extra) -> dict:
-        return {"VAULT_ADDR": self.addr, "VAULT_TOKEN": self.token, **extra}
+from openbao_plugin import KVReader, _loopback_only, openbao_server  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="session")
 def vault(openbao_server):  # noqa: F811
-    return Vault(openbao_server)
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return KVReader(openbao_server, "team-a", "team-a", {
+        "team-a/db": {"password": "pw-Zq8<x>y", "user": "app", "port": 5432},
+        "team-b/db": {"password": "pw-of-team-b"}})

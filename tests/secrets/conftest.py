@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from openbao_plugin import openbao_fresh, openbao_server  # noqa: F401  (fixtures)
+from openbao_plugin import _loopback_only, openbao_fresh, openbao_server  # noqa: F401  (fixtures)
 from vault_servers import CountingProxy, Stub
 
 # A self-signed CA certificate; OpenBao's Kubernetes auth insists on one, our fake API is plain http.
@@ -112,12 +112,3 @@ def jwt_file(tmp_path):
     path = tmp_path / "sa-token"
     path.write_text(fake_service_account_jwt() + "\n")
     return str(path)
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    """Requests honours proxy variables; keep every test on 127.0.0.1."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

@@ -11,6 +11,7 @@ import yaml
 from cmp_plugin.pipeline import render_file
 from cmp_plugin.settings import load_settings
 
+from cliutil import yaml_docs
 from vault_docs import vault_env
 
 PASSWORDS = ["p@ss:w/rd%20#frag?q=1", "simple", "sp ace+plus&amp=;,", "ünï©ødé", "%%%", "a]b[c", "'\"\\`$(X)"]
@@ -33,7 +34,7 @@ def test_url_parses_back_to_the_password(world, cache_dir, tmp_path, engine, sch
     for password in PASSWORDS:
         world.bao.put_kv2("kv", f"shop/databases/{db}", {"password": password, "admin-password": "admin-" + password})
         text = render_file(str(path), settings=load_settings({}), secrets="resolve", env=env)
-        docs = list(yaml.safe_load_all(text))
+        docs = yaml_docs(text)
         secret = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == f"shop-{db}-secret")
         url = urlsplit(secret["stringData"]["url"])
         assert url.scheme == scheme and url.hostname == db and url.port == port

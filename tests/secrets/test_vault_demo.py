@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
+from cliutil import yaml_docs
 from openbao import available
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,7 +23,7 @@ def test_demo_resolves_every_placeholder():
     assert proc.returncode == 0, proc.stderr
     assert "placeholders in" in proc.stderr and "server stopped" in proc.stderr
     assert "<path:" not in proc.stdout
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = [d for d in yaml_docs(proc.stdout) if d]
     secrets = [d for d in docs if d["kind"] == "Secret"]
     assert secrets and all(v for d in secrets for v in (d.get("stringData") or {}).values())
     assert any(v.startswith("demo-") for d in secrets for v in (d.get("stringData") or {}).values())

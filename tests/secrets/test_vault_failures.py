@@ -14,7 +14,8 @@ import pytest
 from cliutil import EXAMPLES, REPO, clean_env
 from openbao import free_port
 from vault_docs import fail, run, secret, vault_env
-from vault_servers import CountingProxy, Silent, Stub, Trickle, http_answer, kv2_body
+from loopback import Silent, Trickle
+from vault_servers import CountingProxy, Stub, http_answer, kv2_body
 
 A, B = "kv/data/shop/a", "kv/data/shop/b"
 
