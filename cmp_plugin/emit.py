@@ -64,98 +64,64 @@ def _dump(docs: list) -> str:
         if type(doc) is not dict or not doc:
             raise _Unsupported("a document that is not a non-empty mapping")
         out.append("---")
-        _mapping(doc, "", "", out, set(), 0)
+        _block(doc, True, "", "", out, set(), 0)
     out.append("")
     return "\n".join(out)
 
 
-def _mapping(value: dict, indent: str, first: str, out: list, seen: set, depth: int) -> None:
-    """Entries at `indent`; the first line starts with `first` instead (after a dash)."""
+# None and booleans as SafeRepresenter writes them; _block looks up only these types (a float
+# 1.0 equals True as a key).
+_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
+def _block(value, in_map: bool, indent: str, first: str, out: list, seen: set, depth: int) -> None:
+    """A non-empty mapping's entries (in_map) or sequence's items at `indent`; the first line
+    starts with `first` instead (after a dash). One loop for both: an entry leads with `key:`, an
+    item with `-`; a mapping's collections start on the next line (a sequence at the key's
+    indent, as libyaml writes it), a sequence's on the dash's line."""
     if depth > _MAX_DEPTH:
         raise _Unsupported("deep nesting")
     deeper = indent + "  "
     prefix = first
-    for key, item in value.items():
-        k = _KEYS.get(key) if type(key) is str else None  # a subclass of str is PyYAML's business
-        if k is None:
-            k = _key(key)
+    for item in (value.items() if in_map else value):
+        if in_map:
+            key, item = item  # the pair's last reference goes: the items iterator reuses it
+            lead = _LEADS.get(key) if type(key) is str else None  # a subclass of str is PyYAML's business
+            if lead is None:
+                lead = _lead(key)
+        else:
+            lead = "-"
         kind = type(item)
         if kind is str:
             text = _SCALARS.get(item)
-            out.append(f"{prefix}{k}: {text if text is not None else _string(item)}")
-        elif kind is dict:
+            out.append(f"{prefix}{lead} {text if text is not None else _string(item)}")
+        elif kind is dict or kind is list:
             if id(item) in seen:
                 raise _Unsupported("an object that appears twice")  # PyYAML: an anchor and an alias
             seen.add(id(item))
-            if item:
-                out.append(f"{prefix}{k}:")
-                _mapping(item, deeper, deeper, out, seen, depth + 1)
+            if not item:
+                out.append(f"{prefix}{lead} {{}}" if kind is dict else f"{prefix}{lead} []")
+            elif in_map:
+                out.append(prefix + lead)
+                below = deeper if kind is dict else indent
+                _block(item, kind is dict, below, below, out, seen, depth + 1)
             else:
-                out.append(f"{prefix}{k}: {{}}")
-        elif kind is list:
-            if id(item) in seen:
-                raise _Unsupported("an object that appears twice")
-            seen.add(id(item))
-            if item:
-                out.append(f"{prefix}{k}:")
-                _sequence(item, indent, indent, out, seen, depth + 1)  # libyaml: indentless
-            else:
-                out.append(f"{prefix}{k}: []")
+                _block(item, kind is dict, deeper, f"{prefix}- ", out, seen, depth + 1)
         elif kind is int:
-            out.append(f"{prefix}{k}: {item}")  # SafeRepresenter.represent_int: str(data)
+            out.append(f"{prefix}{lead} {item}")  # SafeRepresenter.represent_int: str(data)
+        elif kind is bool or item is None:
+            out.append(f"{prefix}{lead} {_CONSTANTS[item]}")
         else:
-            out.append(f"{prefix}{k}: {_other(item)}")
+            raise _Unsupported(f"a {kind.__name__}")
         prefix = indent
-
-
-def _sequence(value: list, indent: str, first: str, out: list, seen: set, depth: int) -> None:
-    if depth > _MAX_DEPTH:
-        raise _Unsupported("deep nesting")
-    deeper = indent + "  "
-    prefix = first
-    for item in value:
-        kind = type(item)
-        if kind is str:
-            text = _SCALARS.get(item)
-            out.append(f"{prefix}- {text if text is not None else _string(item)}")
-        elif kind is dict:
-            if id(item) in seen:
-                raise _Unsupported("an object that appears twice")
-            seen.add(id(item))
-            if item:
-                _mapping(item, deeper, prefix + "- ", out, seen, depth + 1)
-            else:
-                out.append(f"{prefix}- {{}}")
-        elif kind is list:
-            if id(item) in seen:
-                raise _Unsupported("an object that appears twice")
-            seen.add(id(item))
-            if item:
-                _sequence(item, deeper, prefix + "- ", out, seen, depth + 1)
-            else:
-                out.append(f"{prefix}- []")
-        elif kind is int:
-            out.append(f"{prefix}- {item}")
-        else:
-            out.append(f"{prefix}- {_other(item)}")
-        prefix = indent
-
-
-def _other(value) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    raise _Unsupported(f"a {type(value).__name__}")
 
 
 # ---------------------------------------------------------------------------------------- scalars
-# str -> its text as a block-context value or as a simple key. Strings repeat across documents
-# and renders; the caches hold only what templates and projects put in manifests.
+# str -> its text as a block-context value, or as a simple key with its colon (the lead of its
+# entry). Strings repeat across documents and renders; the caches hold only what templates and
+# projects put in manifests.
 _SCALARS: dict[str, str] = {}
-_KEYS: dict[str, str] = {}
+_LEADS: dict[str, str] = {}
 _CACHE_LIMIT = 50_000
 
 # libyaml's analysis of a scalar (yaml_emitter_analyze_scalar), for the characters that reach it
@@ -171,12 +137,12 @@ def _string(value: str) -> str:
     return text
 
 
-def _key(key) -> str:
+def _lead(key) -> str:
     if type(key) is not str:
         raise _Unsupported("a key that is not a string")
-    text = _style(key, key=True)
-    if len(_KEYS) < _CACHE_LIMIT:
-        _KEYS[key] = text
+    text = _style(key, key=True) + ":"
+    if len(_LEADS) < _CACHE_LIMIT:
+        _LEADS[key] = text
     return text
 
 

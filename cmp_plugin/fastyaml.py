@@ -209,55 +209,66 @@ def _flow(line: str, pos: int):
             raise Unsupported("double-quoted scalar")
         return _double_quoted(m.group(1)), m.end()
     if char == "[":
-        out = []
-        pos = _skip_spaces(line, pos + 1)
-        if line.startswith("]", pos):
-            return out, pos + 1
-        while True:
+        return _flow_collection(line, pos, [], "]")
+    if char == "{":
+        return _flow_collection(line, pos, {}, "}")
+    if char == "'":
+        return _single_quoted(line, pos)
+    return _flow_word(line, pos)
+
+
+def _flow_collection(line: str, pos: int, out, close: str):
+    """(out, end) of the flow sequence (out a list) or flow mapping (out a dict) opened at line[pos]."""
+    pos = _skip_spaces(line, pos + 1)
+    if line.startswith(close, pos):
+        return out, pos + 1
+    while True:
+        if type(out) is list:
             value, pos = _flow(line, pos)
             out.append(value)
-            pos = _skip_spaces(line, pos)
-            if line.startswith("]", pos):
-                return out, pos + 1
-            if not line.startswith(",", pos):
-                raise Unsupported("flow sequence")
-            pos = _skip_spaces(line, pos + 1)
-    if char == "{":
-        out = {}
-        pos = _skip_spaces(line, pos + 1)
-        if line.startswith("}", pos):
+        else:
+            pos = _flow_entry(line, pos, out)
+        pos = _skip_spaces(line, pos)
+        if line.startswith(close, pos):
             return out, pos + 1
-        while True:
-            start = pos
-            key, pos = _flow(line, pos)
-            if pos - start >= _MAX_KEY:
-                raise Unsupported("a key too long for a simple key")
-            if type(key) is not str:  # and a project file's loader would keep the key's text
-                raise Unsupported("a key that is not a string")
-            pos = _skip_spaces(line, pos)
-            if not line.startswith(": ", pos):
-                raise Unsupported("flow mapping entry")
-            value, pos = _flow(line, _skip_spaces(line, pos + 1))
-            if key in out:
-                raise Unsupported("a key given twice")  # PyYAML keeps the last; a project file may not
-            out[key] = value
-            pos = _skip_spaces(line, pos)
-            if line.startswith("}", pos):
-                return out, pos + 1
-            if not line.startswith(",", pos):
-                raise Unsupported("flow mapping")
-            pos = _skip_spaces(line, pos + 1)
-    if char == "'":
-        end = pos + 1
-        while True:  # '' is a quote inside; no line breaks
-            end = line.find("'", end)
-            if end < 0:
-                raise Unsupported("single-quoted scalar")
-            if not line.startswith("'", end + 1):
-                return line[pos + 1:end].replace("''", "'"), end + 1
-            end += 2
-    # a word of letters, digits and `_./=-` (a `:` inside when a word character follows), then a
-    # separator: no spaces, no other indicators
+        if not line.startswith(",", pos):
+            raise Unsupported("flow sequence" if type(out) is list else "flow mapping")
+        pos = _skip_spaces(line, pos + 1)
+
+
+def _flow_entry(line: str, pos: int, out: dict) -> int:
+    """Reads the `key: value` at line[pos] into out; its end."""
+    start = pos
+    key, pos = _flow(line, pos)
+    if pos - start >= _MAX_KEY:
+        raise Unsupported("a key too long for a simple key")
+    if type(key) is not str:  # and a project file's loader would keep the key's text
+        raise Unsupported("a key that is not a string")
+    pos = _skip_spaces(line, pos)
+    if not line.startswith(": ", pos):
+        raise Unsupported("flow mapping entry")
+    value, pos = _flow(line, _skip_spaces(line, pos + 1))
+    if key in out:
+        raise Unsupported("a key given twice")  # PyYAML keeps the last; a project file may not
+    out[key] = value
+    return pos
+
+
+def _single_quoted(line: str, pos: int):
+    """(value, end) of the single-quoted scalar at line[pos]: '' is a quote inside; no line breaks."""
+    end = pos + 1
+    while True:
+        end = line.find("'", end)
+        if end < 0:
+            raise Unsupported("single-quoted scalar")
+        if not line.startswith("'", end + 1):
+            return line[pos + 1:end].replace("''", "'"), end + 1
+        end += 2
+
+
+def _flow_word(line: str, pos: int):
+    """(value, end) of a plain scalar in a flow collection: a word of letters, digits and `_./=-`
+    (a `:` inside when a word character follows), then a separator; no spaces, no other indicators."""
     end = pos
     while end < len(line) and (line[end] in _WORD_CHARS
                                or (line[end] == ":" and end + 1 < len(line) and line[end + 1] in _WORD_CHARS)):
@@ -271,10 +282,6 @@ def _flow(line: str, pos: int):
 _MAP, _SEQ, _INDENTLESS = 0, 1, 2  # kinds of open block collections
 # What a line holds, once its indentation is taken off (see _classify).
 _ENTRY, _OPEN, _OTHER_ENTRY, _DASH, _SCALAR, _FLOW, _BLANK, _DOC = range(8)
-
-
-def _dash(content: str) -> bool:
-    return content[0] == "-" and (len(content) == 1 or content[1] == " ")
 
 
 def _inline(content: str, start: int):
@@ -347,6 +354,12 @@ def _classify(content: str, indent: int) -> tuple:
             word = _WORDS.get(content) or _word(content)
             if word:
                 return (indent, _SCALAR, word[0], None)
+    return _other_line(content, indent)
+
+
+def _other_line(content: str, indent: int) -> tuple:
+    """_classify's answer for the lines its common cases leave: any mapping entry, a flow
+    collection or another scalar after a dash."""
     m = _KEY.match(content)
     if m is not None:
         if max(m.end(1) + 1, m.end(2)) >= _MAX_KEY:
@@ -387,7 +400,8 @@ def _word(text: str) -> tuple:
     return found
 
 
-_BLANK_LINE = (-1, _BLANK, None, None)
+# Blank lines, comments and `---` have indent -2: no open collection has it.
+_BLANK_LINE = (-2, _BLANK, None, None)
 
 
 def _line(line: str) -> tuple:
@@ -399,7 +413,7 @@ def _line(line: str) -> tuple:
     if indent == 0 and content[0] in "-.%" and content.startswith(("---", "...", "%")):
         if content != "---":
             raise Unsupported("document marker or directive")
-        return (-1, _DOC, None, None)
+        return (-2, _DOC, None, None)
     return _classify(content, indent)
 
 
@@ -422,16 +436,16 @@ def load_one(text: str) -> tuple:
     if len(markers) > 1 or (markers and any(line.strip(" ") and line.lstrip(" ")[0] != "#"
                                             for line in lines[:markers[0]])):
         raise Unsupported("several documents")  # PyYAML reads them, and refuses them
-    try:
-        docs = _load_all(text)
-    except Unsupported:
-        raise
-    except Exception as exc:
-        raise Unsupported(f"{type(exc).__name__}: {exc}") from exc
+    docs = load_all(text)
     return docs[0] if docs else None
 
 
-def _load_all(text: str) -> tuple[list, int]:
+# The reader keeps the innermost open block collection as (indent, container, kind) in local
+# variables and the ones around it on a stack: the common lines (`key: value` and `key:` in
+# that mapping, and the end of deeper collections) take no function call. Lines with dashes and
+# other values go to _place.
+
+def _load_all(text: str) -> list:
     """The documents; a key given twice is Unsupported (PyYAML keeps the last value, and a
     project file may not have one)."""
     if not text.isascii() or text.encode("ascii").translate(None, _PRINTABLE):
@@ -442,7 +456,6 @@ def _load_all(text: str) -> tuple[list, int]:
     docs = []
     count = len(lines)
     i = 0
-    # the innermost open collection, and the ones around it as (indent, container, kind)
     at, container, kind_at, stack = -1, None, _MAP, []
     while i < count:
         line = lines[i]
@@ -451,89 +464,95 @@ def _load_all(text: str) -> tuple[list, int]:
         if hit is None:
             hit = seen[line] = _line(line)
         indent, kind, a, b = hit
-        if kind == _ENTRY and indent == at and kind_at == _MAP:
-            if a in container:
-                raise Unsupported("a key given twice")
-            container[a] = b  # the common line
-            continue
-        if kind >= _BLANK:
-            if kind == _DOC:  # at -1: the next line starts the document
-                at, container, kind_at, stack = -1, None, _MAP, []
-            continue
         if indent != at:
+            if kind >= _BLANK:
+                if kind == _DOC:  # at -1: the next line starts the document
+                    at, container, kind_at, stack = -1, None, _MAP, []
+                continue
             while indent < at:
                 at, container, kind_at = stack.pop()
             if indent != at:
-                if at != -1:
-                    raise Unsupported("indentation")
-                if indent or kind == _DASH:  # the first line of a document: its root mapping
-                    raise Unsupported("document that is not a mapping at column 0")
-                container = {}
-                docs.append(container)
-                at = 0
-            if kind == _ENTRY and kind_at == _MAP:
-                if a in container:
-                    raise Unsupported("a key given twice")
-                container[a] = b
+                at, container = _root(indent, kind, at, docs)
+        if kind_at == _MAP and kind <= _OPEN:
+            if a in container:
+                raise Unsupported("a key given twice")
+            if kind == _ENTRY:
+                container[a] = b  # the common line
                 continue
-        if kind_at == _INDENTLESS and kind != _DASH:
-            at, container, kind_at = stack.pop()
-            if indent != at:
-                raise Unsupported("indentation")
-        while True:  # the entry at `indent`, then those that open on the same line after dashes
-            if kind_at == _MAP:
-                if a in container:
-                    raise Unsupported("a key given twice")
-                if kind == _ENTRY:
-                    container[a] = b
-                    break
-                if kind == _OTHER_ENTRY:
-                    i, a = _entry(a, b[0], b[1], container, indent, lines, i, flows)
-                    if a is None:  # the value was on the line
-                        break
-                elif kind != _OPEN:
-                    raise Unsupported("mapping entry")
-                # `key:`: the value is the block on the next lines, or null
-                if i < count:
-                    nxt = seen.get(lines[i])
-                    if nxt is None or nxt[1] >= _BLANK:  # not seen yet, blank, or `---`
-                        nxt = _next(lines, i, seen)
-                else:
-                    nxt = None
-                if nxt is not None and (nxt[0] > indent or (nxt[0] == indent and nxt[1] == _DASH)):
-                    child = [] if nxt[1] == _DASH else {}
-                    container[a] = child
-                    stack.append((at, container, kind_at))
-                    at, container = nxt[0], child
-                    kind_at = _MAP if nxt[1] != _DASH else (_SEQ if nxt[0] > indent else _INDENTLESS)
-                else:
-                    container[a] = None
-                break
-            if kind != _DASH:
-                raise Unsupported("sequence entry")
-            if b is None:  # `-`: the item is the block on the next lines, or null
-                nxt = _next(lines, i, seen)
-                if nxt is not None and nxt[0] > indent:
-                    child = [] if nxt[1] == _DASH else {}
-                    container.append(child)
-                    stack.append((at, container, kind_at))
-                    at, container, kind_at = nxt[0], child, (_SEQ if nxt[1] == _DASH else _MAP)
-                else:
-                    container.append(None)
-                break
-            _, kind, rest_a, rest_b = b
-            if kind == _SCALAR:
-                container.append(rest_a)
-                break
-            if kind == _FLOW:
-                container.append(_collection(rest_a, 0, flows))
-                break
-            child = [] if kind == _DASH else {}
+        else:
+            i, at, container, kind_at, pending = _place(hit, at, container, kind_at, stack, lines, i, flows)
+            if pending is None:
+                continue
+            indent, a = pending
+        # `key:` (key a) or `-` at indent: the value is the block collection on the next lines, or
+        # null; only a key's sequence may be indentless (its dashes at the key's indent)
+        nxt = seen.get(lines[i]) if i < count else None
+        if nxt is None or nxt[1] >= _BLANK:  # not seen yet, blank, or `---`
+            nxt = _next(lines, i, seen)
+        child = None
+        if nxt is not None and (nxt[0] > indent or (nxt[0] == indent and nxt[1] == _DASH and kind_at == _MAP)):
+            child = [] if nxt[1] == _DASH else {}
+        if kind_at == _MAP:
+            container[a] = child
+        else:
             container.append(child)
+        if child is not None:
             stack.append((at, container, kind_at))
-            at, container, kind_at = indent + a, child, (_SEQ if kind == _DASH else _MAP)
-            indent, a, b = at, rest_a, rest_b
+            at, container = nxt[0], child
+            kind_at = _MAP if nxt[1] != _DASH else (_SEQ if nxt[0] > indent else _INDENTLESS)
     return docs
+
+
+def _root(indent: int, kind: int, at: int, docs: list) -> tuple:
+    """(0, the root mapping) of the document whose first line this is."""
+    if at != -1:
+        raise Unsupported("indentation")
+    if indent or kind == _DASH:
+        raise Unsupported("document that is not a mapping at column 0")
+    container: dict = {}
+    docs.append(container)
+    return 0, container
+
+
+def _place(hit: tuple, at: int, container, kind_at: int, stack: list, lines: list[str], i: int,
+           flows: dict) -> tuple:
+    """Puts the line `hit` (lines[i - 1]) into the open collection (at, container, kind_at) and
+    opens the collections it starts on its line. (The next line to read, the open collection,
+    pending), where pending is (indent, key) of a `key:` or `-` (key None) whose value is on the
+    next lines, or None."""
+    indent, kind, a, b = hit
+    if kind_at == _INDENTLESS and kind != _DASH:  # the end of a key's indentless sequence
+        at, container, kind_at = stack.pop()
+        if indent != at:
+            raise Unsupported("indentation")
+    while kind_at != _MAP:  # a sequence: the item after each dash on the line
+        if kind != _DASH:
+            raise Unsupported("sequence entry")
+        if b is None:
+            return i, at, container, kind_at, (indent, None)
+        _, kind, rest_a, rest_b = b
+        if kind == _SCALAR:
+            container.append(rest_a)
+            return i, at, container, kind_at, None
+        if kind == _FLOW:
+            container.append(_collection(rest_a, 0, flows))
+            return i, at, container, kind_at, None
+        child = [] if kind == _DASH else {}
+        container.append(child)
+        stack.append((at, container, kind_at))
+        at, container, kind_at = indent + a, child, (_SEQ if kind == _DASH else _MAP)
+        indent, a, b = at, rest_a, rest_b
+    if a in container:
+        raise Unsupported("a key given twice")
+    if kind == _ENTRY:
+        container[a] = b
+        return i, at, container, kind_at, None
+    if kind == _OPEN:
+        return i, at, container, kind_at, (indent, a)
+    if kind != _OTHER_ENTRY:
+        raise Unsupported("mapping entry")
+    i, a = _entry(a, b[0], b[1], container, indent, lines, i, flows)
+    return i, at, container, kind_at, (None if a is None else (indent, a))
 
 
 def _next(lines: list[str], i: int, seen: dict):
