@@ -18,7 +18,6 @@ per problem: `FILE:LINE:COL: error: PATH: message`, or `FILE: error: message`.
 from __future__ import annotations
 
 import os
-import sys
 from typing import Callable
 
 from cmp_plugin.bump import files
@@ -30,7 +29,7 @@ from cmp_plugin.load import MAX_BYTES
 from cmp_plugin.problems import Problem
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "LOCK_TIMEOUT", "MAX_BYTES", "MAX_FUTURE_SKEW",
-           "BumpError", "Outcome", "Validator", "bump_file", "check_arguments", "main", "plan_bump",
+           "BumpError", "Outcome", "Validator", "bump_file", "check_arguments", "plan_bump",
            "timestamp_key", "utc_timestamp"]
 
 LOCK_TIMEOUT = 120.0  # seconds; bumps hold the lock for milliseconds
@@ -74,10 +73,3 @@ def bump_file(path: str, app: str, sha: str, *, pushed_at: str | None = None, fo
         return outcome
     finally:
         os.close(fd)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`cmp-render bump ARGS...`, the command line of `cmp_plugin.cli`; argv without `bump`."""
-    from cmp_plugin.cli import main as cli_main
-
-    return cli_main(["bump", *(sys.argv[1:] if argv is None else argv)])

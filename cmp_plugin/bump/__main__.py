@@ -1,5 +1,7 @@
 """`python -m cmp_plugin.bump ARGS...`: the same as `cmp-render bump ARGS...`."""
 
-from cmp_plugin.bump import main
+import sys
 
-raise SystemExit(main())
+from cmp_plugin.cli import main
+
+raise SystemExit(main(["bump", *sys.argv[1:]]))

@@ -16,9 +16,14 @@ import pytest
 
 from bump_samples import OLD, SEED, SHA, SHA2, SHOP, hunks
 from cmp_plugin import bump
-from cmp_plugin.bump import main
+from cmp_plugin.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def main(argv: list[str]) -> int:
+    """`cmp-render bump ARGV...` in this process."""
+    return cli_main(["bump", *argv])
 T = "2026-11-27T03:04:05Z"
 
 
