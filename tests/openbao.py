@@ -109,11 +109,19 @@ class OpenBao:
             try:
                 with self._opener.open(f"{self.addr}/v1/sys/health", timeout=2) as resp:
                     if resp.status == 200:
-                        return True
+                        return self._is_ours()
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
         return False
+
+    def _is_ours(self) -> bool:
+        """The server on our port knows our root token: with tests in several processes, another
+        one's server may have taken the port between probing and binding (ours then exits)."""
+        try:
+            return self.call("GET", "auth/token/lookup-self")[0] == 200 and self.proc.poll() is None
+        except (urllib.error.URLError, OSError):
+            return False
 
     def _kill(self) -> None:
         proc, self.proc = self.proc, None

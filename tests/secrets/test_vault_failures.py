@@ -4,6 +4,7 @@ time budget for the whole run, and a Failure that names path and key."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ import time
 import pytest
 
 from cliutil import EXAMPLES, REPO, clean_env
-from openbao import free_port
+
 from vault_docs import fail, run, secret, vault_env
 from loopback import Silent, Trickle
 from vault_servers import CountingProxy, Stub, http_answer, kv2_body
@@ -25,9 +26,11 @@ def two_paths():
 
 
 def test_unreachable():
-    addr = f"http://127.0.0.1:{free_port()}"
-    start = time.monotonic()
-    text = fail(two_paths(), vault_env(addr, VAULT_TOKEN="t"))
+    with socket.socket() as closed:  # bound but not listening: connections are refused, and no other test takes it
+        closed.bind(("127.0.0.1", 0))
+        addr = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        start = time.monotonic()
+        text = fail(two_paths(), vault_env(addr, VAULT_TOKEN="t"))
     assert time.monotonic() - start < 5
     assert f"Vault is unreachable at {addr}: connection refused (GET /v1/{A}, 3 attempts)" in text
     # one problem for the whole outage, naming the first placeholder and how many more
