@@ -20,7 +20,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, NamedTuple
 
-from cmp_plugin.problems import Problem
+from cmp_plugin.problems import Failure, Problem
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -41,13 +41,12 @@ RFC3339_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{
                         r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))")
 
 
-class BumpError(Exception):
-    """The bump cannot be done; carries the problems to print and the exit code."""
+class BumpError(Failure):
+    """The bump cannot be done: a Failure with its exit code (docs/ci-loop.md)."""
 
     def __init__(self, problems: Problem | Iterable[Problem], code: int = EXIT_ERROR):
-        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        super().__init__(problems if isinstance(problems, Problem) else list(problems))
         self.code = code
-        super().__init__("\n".join(p.format() for p in self.problems))
 
 
 def show(value: str, limit: int = 80) -> str:

@@ -23,7 +23,7 @@ import sys
 from cmp_plugin import emit as emit_stage
 from cmp_plugin.load import io_problem
 from cmp_plugin.commands import Parser
-from cmp_plugin.problems import Failure, Problem
+from cmp_plugin.problems import Failure, Problem, write_problems
 
 EXIT_SAME, EXIT_CHANGED, EXIT_TROUBLE = 0, 1, 2
 NO_FILE = "/dev/null"
@@ -142,5 +142,5 @@ def main(argv: list[str]) -> int:
 
 
 def _trouble(problems: list[Problem]) -> int:
-    sys.stderr.write("".join(p.format() + "\n" for p in problems))
+    write_problems(problems)
     return EXIT_TROUBLE
