@@ -8,12 +8,11 @@ import sys
 
 from cmp_plugin import load as load_stage
 from cmp_plugin import naming
-from cmp_plugin.pipeline import project_name
+from cmp_plugin.commands import Parser, write
+from cmp_plugin.naming import project_name
 from cmp_plugin.problems import Failure, Problem
 from cmp_plugin.settings import Settings
-from cmp_plugin.commands import Parser, write
 from cmp_plugin.validate import validate
-
 
 USAGE = "cmp-render check PROJECT_FILE_OR_DIR... [--settings FILE] [--format text|github|json]"
 

@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from cmp_plugin.commands import Parser
+from cmp_plugin.commands import Parser, write
 from cmp_plugin.problems import Failure, Problem, run_problem
 
 USAGE = "cmp-render vault-keys PROJECT_FILE [--project NAME] [--settings FILE] [--check]"
@@ -105,9 +105,4 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"{len(keys)} keys at {len({p for p, _ in keys})} Vault paths exist\n")
     elif not keys:
         sys.stderr.write("the project needs no Vault keys\n")
-    try:
-        sys.stdout.write("".join(f"{path}#{key}\n" for path, key in keys))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return 1
-    return 0
+    return write("".join(f"{path}#{key}\n" for path, key in keys))
